@@ -1,0 +1,57 @@
+import { Logger as NestLogger } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import cookieParser from 'cookie-parser';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { Logger } from 'nestjs-pino';
+import { AppModule, type AppModuleOptions } from './app.module';
+import { sendError } from './common/all-exceptions.filter';
+import type { AppConfig } from './config/app-config';
+
+/**
+ * Builds the Nest application from a validated config: used by main.ts, the demo and tests.
+ * Body parsing is ours (not Nest's) so that a malformed or oversized body gets the one error
+ * shape instead of Express's default HTML page.
+ */
+export async function createApp(
+  config: AppConfig,
+  options: AppModuleOptions = {},
+): Promise<NestExpressApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, options), {
+    bufferLogs: true,
+    bodyParser: false,
+  });
+  app.useLogger(app.get(Logger));
+  app.set('trust proxy', config.trustProxy);
+  app.disable('x-powered-by');
+  const errorLogger = new NestLogger('HTTP');
+  const guard =
+    (parser: express.RequestHandler) =>
+    (req: Request, res: Response, next: NextFunction): void => {
+      void parser(req, res, (err?: unknown) => {
+        if (err) sendError(err, req, res, errorLogger);
+        else next();
+      });
+    };
+  app.use(guard(express.json({ limit: '1mb', type: ['application/json', 'application/*+json'] })));
+  app.use(guard(express.urlencoded({ extended: false, limit: '64kb' })));
+  app.use(cookieParser(config.session.secret));
+  app.enableShutdownHooks();
+  return app;
+}
+
+/** Starts listening; on SIGTERM/SIGINT Nest drains requests and closes the database. */
+export async function listen(app: NestExpressApplication, config: AppConfig): Promise<string> {
+  const server = app.getHttpServer() as import('node:http').Server;
+  server.keepAliveTimeout = 65_000;
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      setTimeout(() => {
+        console.error(`shutdown took longer than ${config.shutdownTimeoutMs} ms; exiting`);
+        process.exit(1);
+      }, config.shutdownTimeoutMs).unref();
+    });
+  }
+  await app.listen(config.port);
+  return app.getUrl();
+}

@@ -1,0 +1,75 @@
+import { z } from 'zod';
+
+/** Empty strings count as unset, so `FOO=` in a .env file means "use the default". */
+const optional = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((v) => (typeof v === 'string' && v.trim() === '' ? undefined : v), schema.optional());
+
+const url = (what: string) =>
+  z.string().refine(
+    (v) => {
+      try {
+        const u = new URL(v);
+        return u.protocol === 'http:' || u.protocol === 'https:';
+      } catch {
+        return false;
+      }
+    },
+    { message: `must be an absolute http(s) URL (${what})` },
+  );
+
+const csv = z.string().transform((v) =>
+  v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
+);
+
+/**
+ * Every environment variable the service reads, as documented in .env.example and
+ * ../shared/INTERFACE.md. Cross-field rules live in app-config.ts.
+ */
+export const envSchema = z.object({
+  NODE_ENV: optional(z.enum(['development', 'test', 'production'])).default('development'),
+  PORT: optional(z.coerce.number().int().min(0).max(65535)).default(3000),
+  PUBLIC_URL: optional(url('the public origin, e.g. https://bridge.example.com')),
+  DATABASE_URL: optional(
+    z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, { message: 'must start with postgresql:// (unset = embedded PGlite)' }),
+  ),
+  PGLITE_DATA_DIR: optional(z.string()).default('.data/pglite'),
+  DATABASE_AUTO_MIGRATE: optional(z.enum(['true', 'false']).transform((v) => v === 'true')),
+  WORKOS_API_KEY: optional(
+    z.string().regex(/^sk_[A-Za-z0-9_]+$/, { message: 'must be a WorkOS secret key (sk_…)' }),
+  ),
+  WORKOS_CLIENT_ID: optional(
+    z.string().regex(/^client_[A-Za-z0-9_]+$/, { message: 'must be a WorkOS client id (client_…)' }),
+  ),
+  WORKOS_API_URL: optional(url('base URL of the WorkOS API')).default('https://api.workos.com'),
+  AUTHKIT_DOMAIN: optional(url('the AuthKit issuer, e.g. https://acme.authkit.app')),
+  MCP_AUDIENCE: optional(csv),
+  MCP_UPSTREAM_URL: optional(url('the upstream MCP server')),
+  MCP_ALLOWED_ORIGINS: optional(csv),
+  SESSION_SECRET: optional(z.string().min(32, { message: 'must be at least 32 characters' })),
+  LEGACY_AUTH_STRATEGY: optional(z.enum(['local', 'session-introspection', 'jwt-cookie'])).default('local'),
+  LEGACY_SESSION_URL: optional(url('legacy session introspection endpoint')),
+  LEGACY_LOGIN_URL: optional(url('legacy login page')),
+  LEGACY_RETURN_TO_PARAM: optional(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/)).default('return_to'),
+  LEGACY_COOKIE_NAMES: optional(csv),
+  LEGACY_TIMEOUT_MS: optional(z.coerce.number().int().min(100).max(30000)).default(3000),
+  LEGACY_JWT_COOKIE: optional(z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/)).default('session'),
+  LEGACY_JWT_SECRET: optional(z.string().min(32, { message: 'must be at least 32 characters (HS256)' })),
+  LEGACY_JWT_JWKS_URL: optional(url('JWKS of the legacy app')),
+  LEGACY_JWT_ALGORITHMS: optional(csv),
+  LEGACY_JWT_ISSUER: optional(z.string()),
+  LEGACY_JWT_AUDIENCE: optional(z.string()),
+  LEGACY_JWT_CLAIM_ID: optional(z.string()).default('sub'),
+  LEGACY_JWT_CLAIM_EMAIL: optional(z.string()).default('email'),
+  LEGACY_JWT_CLAIM_FIRST_NAME: optional(z.string()).default('given_name'),
+  LEGACY_JWT_CLAIM_LAST_NAME: optional(z.string()).default('family_name'),
+  TRUST_PROXY: optional(z.string()).default('false'),
+  LOG_LEVEL: optional(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])).default('info'),
+  SHUTDOWN_TIMEOUT_MS: optional(z.coerce.number().int().min(0).max(120000)).default(10000),
+});
+
+export type RawEnv = z.infer<typeof envSchema>;

@@ -1,0 +1,42 @@
+import { mkdirSync } from 'node:fs';
+import { PGlite } from '@electric-sql/pglite';
+import { PrismaPg } from '@prisma/adapter-pg';
+import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
+import { PrismaPGlite } from 'pglite-prisma-adapter';
+import type { AppConfig } from '../config/app-config';
+
+export interface DatabaseHandle {
+  kind: 'pglite' | 'postgres';
+  factory: SqlMigrationAwareDriverAdapterFactory;
+  /** Releases what the handle owns (the PGlite instance); the pg pool is closed by Prisma. */
+  close(): Promise<void>;
+}
+
+/**
+ * Picks the driver adapter from the configuration: PostgreSQL through `pg` with a pool, or
+ * embedded PGlite (WASM PostgreSQL) stored in a folder, or in memory for `memory://`.
+ */
+export function openDatabase(database: AppConfig['database']): DatabaseHandle {
+  if (database.kind === 'postgres') {
+    return {
+      kind: 'postgres',
+      factory: new PrismaPg({
+        connectionString: database.url,
+        max: 10,
+        connectionTimeoutMillis: 5000,
+        idleTimeoutMillis: 30000,
+      }),
+      close: async () => undefined,
+    };
+  }
+  const inMemory = database.dataDir === 'memory://';
+  if (!inMemory) mkdirSync(database.dataDir, { recursive: true });
+  const pglite = new PGlite(inMemory ? undefined : database.dataDir);
+  return {
+    kind: 'pglite',
+    factory: new PrismaPGlite(pglite),
+    close: async () => {
+      if (!pglite.closed) await pglite.close();
+    },
+  };
+}

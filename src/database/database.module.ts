@@ -1,0 +1,27 @@
+import { Global, Logger, Module } from '@nestjs/common';
+import type { AppConfig } from '../config/app-config';
+import { APP_CONFIG } from '../config/config.module';
+import { openDatabase } from './adapter';
+import { applyMigrations } from './migrator';
+import { DATABASE_HANDLE, PrismaService } from './prisma.service';
+
+@Global()
+@Module({
+  providers: [
+    {
+      provide: DATABASE_HANDLE,
+      inject: [APP_CONFIG],
+      useFactory: async (config: AppConfig) => {
+        const handle = openDatabase(config.database);
+        if (config.database.autoMigrate) {
+          const applied = await applyMigrations(handle.factory);
+          if (applied.length) new Logger('Migrations').log(`applied ${applied.join(', ')}`);
+        }
+        return handle;
+      },
+    },
+    PrismaService,
+  ],
+  exports: [PrismaService],
+})
+export class DatabaseModule {}
