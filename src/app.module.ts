@@ -7,6 +7,8 @@ import { ConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
 import { loggerModule } from './logging/logging.module';
+import { LoginModule } from './login/login.module';
+import { McpModule } from './mcp/mcp.module';
 import { MetricsModule } from './metrics/metrics.module';
 
 export interface AppModuleOptions {
@@ -25,6 +27,8 @@ export class AppModule {
         DatabaseModule,
         MetricsModule,
         HealthModule,
+        LoginModule,
+        McpModule,
       ],
       providers: [{ provide: APP_FILTER, useClass: AllExceptionsFilter }],
     };

@@ -177,6 +177,14 @@ describe('loadConfig', () => {
   });
 });
 
+describe('EMULATOR_PORT', () => {
+  it('defaults to 4100 and accepts another port for the demo emulator', () => {
+    expect(loadConfig({}).emulatorPort).toBe(4100);
+    expect(loadConfig({ EMULATOR_PORT: '4200' }).emulatorPort).toBe(4200);
+    expect(problemsOf({ EMULATOR_PORT: 'x' })).toEqual([expect.stringMatching(/^EMULATOR_PORT: /)]);
+  });
+});
+
 describe('.env.example', () => {
   it('documents every variable the service reads', () => {
     const documented = new Set(

@@ -20,11 +20,31 @@ export interface AppConfig {
   };
   session: { secret: string; generated: boolean };
   workos: { apiKey?: string; clientId?: string; apiUrl: string; authkitDomain?: string };
-  mcp: { audience: string[]; upstreamUrl?: string; allowedOrigins: string[] };
+  /** Demo mode: the port of the embedded AuthKit emulator (EMULATOR_PORT). */
+  emulatorPort: number;
+  mcp: {
+    audience: string[];
+    upstreamUrl?: string;
+    allowedOrigins: string[];
+    /** Scopes clients are asked for (401 challenge, scopes_supported); never offline_access there. */
+    scopes: string[];
+    resourceName: string;
+    documentationUrl: string;
+    /** Proxy mode: signs the short-lived identity token the bridge sends upstream. */
+    upstreamSecret?: string;
+  };
+  /** The login bridge: transactions, the local strategy's sessions, the completion call. */
+  login: {
+    transactionTtlSeconds: number;
+    sessionMaxAgeHours: number;
+    completeTimeoutMs: number;
+    userConsentOptions?: RawEnv['AUTHKIT_USER_CONSENT_OPTIONS'];
+  };
   legacy: {
     strategy: LegacyStrategyName;
     sessionUrl?: string;
     loginUrl?: string;
+    logoutUrl?: string;
     returnToParam: string;
     cookieNames?: string[];
     timeoutMs: number;
@@ -84,8 +104,13 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
   requireHttps('AUTHKIT_DOMAIN', e.AUTHKIT_DOMAIN);
   requireHttps('LEGACY_SESSION_URL', e.LEGACY_SESSION_URL);
   requireHttps('LEGACY_LOGIN_URL', e.LEGACY_LOGIN_URL);
+  requireHttps('LEGACY_LOGOUT_URL', e.LEGACY_LOGOUT_URL);
   requireHttps('LEGACY_JWT_JWKS_URL', e.LEGACY_JWT_JWKS_URL);
   requireHttps('MCP_UPSTREAM_URL', e.MCP_UPSTREAM_URL);
+  requireHttps('MCP_DOCUMENTATION_URL', e.MCP_DOCUMENTATION_URL);
+  if (e.MCP_UPSTREAM_URL && !e.MCP_UPSTREAM_SECRET) {
+    problems.push('MCP_UPSTREAM_SECRET: required with MCP_UPSTREAM_URL (signs the identity sent upstream)');
+  }
 
   if (!demo) {
     if (!e.WORKOS_CLIENT_ID) problems.push('WORKOS_CLIENT_ID: required when WORKOS_API_KEY is set');
@@ -156,15 +181,27 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       apiUrl: stripSlash(e.WORKOS_API_URL),
       authkitDomain: e.AUTHKIT_DOMAIN,
     },
+    emulatorPort: e.EMULATOR_PORT,
     mcp: {
       audience: e.MCP_AUDIENCE ?? [`${publicUrl}/mcp`],
       upstreamUrl: e.MCP_UPSTREAM_URL,
       allowedOrigins: e.MCP_ALLOWED_ORIGINS ?? [],
+      scopes: e.MCP_SCOPES ?? ['openid', 'profile', 'email'],
+      resourceName: e.MCP_RESOURCE_NAME,
+      documentationUrl: e.MCP_DOCUMENTATION_URL ?? `${publicUrl}/docs/mcp`,
+      upstreamSecret: e.MCP_UPSTREAM_SECRET,
+    },
+    login: {
+      transactionTtlSeconds: e.LOGIN_TRANSACTION_TTL_SECONDS,
+      sessionMaxAgeHours: e.SESSION_MAX_AGE_HOURS,
+      completeTimeoutMs: e.AUTHKIT_COMPLETE_TIMEOUT_MS,
+      userConsentOptions: e.AUTHKIT_USER_CONSENT_OPTIONS,
     },
     legacy: {
       strategy,
       sessionUrl: e.LEGACY_SESSION_URL,
       loginUrl: e.LEGACY_LOGIN_URL,
+      logoutUrl: e.LEGACY_LOGOUT_URL,
       returnToParam: e.LEGACY_RETURN_TO_PARAM,
       cookieNames: e.LEGACY_COOKIE_NAMES,
       timeoutMs: e.LEGACY_TIMEOUT_MS,

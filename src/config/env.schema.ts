@@ -24,6 +24,39 @@ const csv = z.string().transform((v) =>
     .filter(Boolean),
 );
 
+/** Claims AuthKit sets itself: a consent option may not name them. */
+const RESERVED_CLAIMS = ['sub', 'iss', 'aud', 'exp', 'iat', 'nbf', 'jti', 'sid', 'scope', 'client_id', 'org_id'];
+
+/** `user_consent_options` sent with every completion: a JSON array, checked at boot. */
+const userConsentOptions = z
+  .string()
+  .transform((v, ctx) => {
+    try {
+      return JSON.parse(v) as unknown;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be a JSON array of consent options' });
+      return z.NEVER;
+    }
+  })
+  .pipe(
+    z
+      .array(
+        z.object({
+          claim: z
+            .string()
+            .regex(/^[A-Za-z0-9_:.\/-]{1,100}$/, { message: 'claim must be a plain claim name' })
+            .refine((c) => !RESERVED_CLAIMS.includes(c), { message: 'claim must not be a reserved JWT claim' }),
+          type: z.literal('enum'),
+          label: z.string().min(1).max(100),
+          choices: z
+            .array(z.object({ value: z.string().min(1).max(100), label: z.string().min(1).max(100) }))
+            .min(1)
+            .max(50),
+        }),
+      )
+      .max(10),
+  );
+
 /**
  * Every environment variable the service reads, as documented in .env.example and
  * ../shared/INTERFACE.md. Cross-field rules live in app-config.ts.
@@ -47,9 +80,19 @@ export const envSchema = z.object({
   ),
   WORKOS_API_URL: optional(url('base URL of the WorkOS API')).default('https://api.workos.com'),
   AUTHKIT_DOMAIN: optional(url('the AuthKit issuer, e.g. https://acme.authkit.app')),
+  EMULATOR_PORT: optional(z.coerce.number().int().min(0).max(65535)).default(4100),
   MCP_AUDIENCE: optional(csv),
   MCP_UPSTREAM_URL: optional(url('the upstream MCP server')),
   MCP_ALLOWED_ORIGINS: optional(csv),
+  MCP_SCOPES: optional(
+    z
+      .string()
+      .transform((v) => v.split(/[\s,]+/).filter(Boolean))
+      .pipe(z.array(z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, { message: 'must be OAuth scope tokens' }))),
+  ),
+  MCP_RESOURCE_NAME: optional(z.string().min(1).max(200)).default('connect-bridge'),
+  MCP_DOCUMENTATION_URL: optional(url('documentation for people connecting MCP clients')),
+  MCP_UPSTREAM_SECRET: optional(z.string().min(32, { message: 'must be at least 32 characters' })),
   SESSION_SECRET: optional(z.string().min(32, { message: 'must be at least 32 characters' })),
   LEGACY_AUTH_STRATEGY: optional(z.enum(['local', 'session-introspection', 'jwt-cookie'])).default('local'),
   LEGACY_SESSION_URL: optional(url('legacy session introspection endpoint')),
@@ -67,6 +110,11 @@ export const envSchema = z.object({
   LEGACY_JWT_CLAIM_EMAIL: optional(z.string()).default('email'),
   LEGACY_JWT_CLAIM_FIRST_NAME: optional(z.string()).default('given_name'),
   LEGACY_JWT_CLAIM_LAST_NAME: optional(z.string()).default('family_name'),
+  LEGACY_LOGOUT_URL: optional(url('legacy sign-out page used by "Use another account"')),
+  LOGIN_TRANSACTION_TTL_SECONDS: optional(z.coerce.number().int().min(60).max(3600)).default(600),
+  SESSION_MAX_AGE_HOURS: optional(z.coerce.number().int().min(1).max(720)).default(12),
+  AUTHKIT_COMPLETE_TIMEOUT_MS: optional(z.coerce.number().int().min(1000).max(60000)).default(10000),
+  AUTHKIT_USER_CONSENT_OPTIONS: optional(userConsentOptions),
   TRUST_PROXY: optional(z.string()).default('false'),
   LOG_LEVEL: optional(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])).default('info'),
   SHUTDOWN_TIMEOUT_MS: optional(z.coerce.number().int().min(0).max(120000)).default(10000),

@@ -1,0 +1,16 @@
+-- AlterTable
+ALTER TABLE "login_transactions" ADD COLUMN     "declined_user_id" TEXT,
+ADD COLUMN     "legacy_redirects" INTEGER NOT NULL DEFAULT 0,
+ADD COLUMN     "login_redirect_at" TIMESTAMP(3);
+
+-- CreateTable
+CREATE TABLE "rate_limit_counters" (
+    "key" TEXT NOT NULL,
+    "count" INTEGER NOT NULL,
+    "reset_at" TIMESTAMP(3) NOT NULL,
+
+    CONSTRAINT "rate_limit_counters_pkey" PRIMARY KEY ("key")
+);
+
+-- CreateIndex
+CREATE INDEX "rate_limit_counters_reset_at_idx" ON "rate_limit_counters"("reset_at");

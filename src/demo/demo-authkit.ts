@@ -1,0 +1,95 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import type { EmulatorOptions, RunningEmulator } from '../../emulator';
+import type { AppConfig } from '../config/app-config';
+
+/** The public client pre-registered in demo mode (MCP Inspector's callback and a loopback one). */
+export const DEMO_CLIENT = {
+  clientId: 'demo_client',
+  name: 'Demo MCP client',
+  redirectUris: ['http://localhost:6274/oauth/callback', 'http://127.0.0.1:33418/callback'],
+};
+
+interface EmulatorModule {
+  startEmulator(options: EmulatorOptions): Promise<RunningEmulator>;
+}
+
+/**
+ * Loads the emulator at run time, only when demo mode asks for it: the production code path
+ * never loads it. From dist/src/demo this is the compiled dist/emulator; under Jest, the
+ * TypeScript sources in emulator/.
+ */
+function loadEmulator(): EmulatorModule {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require(join(__dirname, '..', '..', 'emulator')) as EmulatorModule;
+}
+
+export interface DemoAuthKit {
+  emulator: RunningEmulator;
+  /** The config with its `workos` block pointing at the emulator. */
+  config: AppConfig;
+  /** An authorize URL a person can open to walk the whole flow (PKCE verifier below). */
+  authorizeUrl: string;
+  codeVerifier: string;
+  close(): Promise<void>;
+}
+
+/** Starts the embedded AuthKit emulator for `npm start` (demo mode only, never in production). */
+export async function startDemoAuthKit(
+  config: AppConfig,
+  options: { port?: number; load?: () => EmulatorModule } = {},
+): Promise<DemoAuthKit> {
+  if (!config.demo || config.production) throw new Error('the AuthKit emulator runs only in demo mode');
+  const { startEmulator } = (options.load ?? loadEmulator)();
+  const port = options.port ?? config.emulatorPort;
+  let emulator: RunningEmulator;
+  try {
+    emulator = await startEmulator({
+      port,
+      loginUri: `${config.publicUrl}/auth/login`,
+      clients: [DEMO_CLIENT],
+      allowHttpLocalhostClientIds: true,
+    });
+  } catch (err) {
+    throw new Error(
+      `the demo AuthKit emulator could not listen on port ${port} (${err instanceof Error ? err.message : String(err)}); set EMULATOR_PORT`,
+    );
+  }
+  const codeVerifier = randomBytes(32).toString('base64url');
+  const authorizeUrl = new URL(`${emulator.issuer}/oauth2/authorize`);
+  for (const [k, v] of Object.entries({
+    response_type: 'code',
+    client_id: DEMO_CLIENT.clientId,
+    redirect_uri: DEMO_CLIENT.redirectUris[1],
+    scope: 'openid profile email offline_access',
+    resource: `${config.publicUrl}/mcp`,
+    state: 'demo',
+    code_challenge: createHash('sha256').update(codeVerifier).digest('base64url'),
+    code_challenge_method: 'S256',
+  }))
+    authorizeUrl.searchParams.set(k, v);
+  return {
+    emulator,
+    config: {
+      ...config,
+      workos: {
+        ...config.workos,
+        apiKey: emulator.apiKey,
+        clientId: emulator.clientId,
+        apiUrl: emulator.url,
+        authkitDomain: emulator.issuer,
+      },
+    },
+    authorizeUrl: authorizeUrl.toString(),
+    codeVerifier,
+    close: () => emulator.close(),
+  };
+}
+
+/** The demo's few lines about AuthKit for the start-up banner. */
+export function demoAuthKitLines(demo: DemoAuthKit): string[] {
+  return [
+    `AuthKit emulator (demo): ${demo.emulator.issuer}  (client ${DEMO_CLIENT.clientId})`,
+    `Walk the sign-in: ${demo.authorizeUrl}`,
+  ];
+}

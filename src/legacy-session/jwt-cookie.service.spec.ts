@@ -1,0 +1,100 @@
+import { createLocalJWKSet, errors, exportJWK, generateKeyPair, SignJWT, type JWTVerifyGetKey } from 'jose';
+import { JwtCookieService, type JwtCookieOptions } from './jwt-cookie.service';
+import { LegacyInvalidUserError, LegacyUnavailableError } from './legacy-session.errors';
+
+const secret = 's'.repeat(32);
+const key = new TextEncoder().encode(secret);
+
+const options = (over: Partial<JwtCookieOptions> = {}): JwtCookieOptions => ({
+  cookie: 'session',
+  secret,
+  algorithms: ['HS256'],
+  issuer: 'legacy',
+  audience: 'bridge',
+  claims: { id: 'sub', email: 'email', firstName: 'given_name', lastName: 'family_name' },
+  timeoutMs: 1000,
+  ...over,
+});
+
+async function token(
+  claims: Record<string, unknown> = {},
+  opts: { alg?: string; exp?: string | number; signKey?: Uint8Array; iss?: string; aud?: string } = {},
+) {
+  return new SignJWT({ email: 'a@b.co', given_name: 'Ann', ...claims })
+    .setProtectedHeader({ alg: opts.alg ?? 'HS256' })
+    .setSubject('u1')
+    .setIssuer(opts.iss ?? 'legacy')
+    .setAudience(opts.aud ?? 'bridge')
+    .setIssuedAt()
+    .setExpirationTime(opts.exp ?? '10m')
+    .sign(opts.signKey ?? key);
+}
+
+describe('JwtCookieService', () => {
+  it('maps a valid token in the named cookie to the user', async () => {
+    const t = await token();
+    await expect(new JwtCookieService(options()).verify(`other=1; session=${t}`)).resolves.toEqual({
+      id: 'u1',
+      email: 'a@b.co',
+      firstName: 'Ann',
+    });
+  });
+
+  it('uses configured claim names', async () => {
+    const t = await token({ uid: 77, mail: 'c@d.co', fn: 'Cy', ln: 'Dee' });
+    const s = new JwtCookieService(options({ claims: { id: 'uid', email: 'mail', firstName: 'fn', lastName: 'ln' } }));
+    await expect(s.verify(`session=${t}`)).resolves.toEqual({ id: '77', email: 'c@d.co', firstName: 'Cy', lastName: 'Dee' });
+  });
+
+  it('answers null without the cookie', async () => {
+    await expect(new JwtCookieService(options()).verify('other=1')).resolves.toBeNull();
+    await expect(new JwtCookieService(options()).verify(undefined)).resolves.toBeNull();
+  });
+
+  it.each([
+    ['expired', () => token({}, { exp: Math.floor(Date.now() / 1000) - 60 })],
+    ['signed with another secret', () => token({}, { signKey: new TextEncoder().encode('x'.repeat(32)) })],
+    ['of an algorithm not pinned', () => token({}, { alg: 'HS512' })],
+    ['from another issuer', () => token({}, { iss: 'evil' })],
+    ['for another audience', () => token({}, { aud: 'other' })],
+    ['garbage', async () => 'not.a.jwt'],
+    ['unsigned (alg none)', async () => `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from('{"sub":"u1","email":"a@b.co"}').toString('base64url')}.`],
+    ['oversized', async () => 'a'.repeat(9000)],
+  ])('answers null (not signed in) for a token %s', async (_what, make) => {
+    await expect(new JwtCookieService(options()).verify(`session=${await make()}`)).resolves.toBeNull();
+  });
+
+  it('refuses a valid token without the mapped email', async () => {
+    const t = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('u1').setIssuer('legacy').setAudience('bridge').sign(key);
+    await expect(new JwtCookieService(options()).verify(`session=${t}`)).rejects.toBeInstanceOf(LegacyInvalidUserError);
+  });
+
+  it('verifies asymmetric tokens against a key set', async () => {
+    const { publicKey, privateKey } = await generateKeyPair('ES256');
+    const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256' };
+    const jwks = createLocalJWKSet({ keys: [jwk] });
+    const t = await new SignJWT({ email: 'a@b.co' })
+      .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
+      .setSubject('u1')
+      .setIssuer('legacy')
+      .setAudience('bridge')
+      .setExpirationTime('5m')
+      .sign(privateKey);
+    const s = new JwtCookieService(options({ secret: undefined, jwksUrl: 'https://legacy.test/jwks', algorithms: ['ES256'] }), jwks);
+    await expect(s.verify(`session=${t}`)).resolves.toMatchObject({ id: 'u1' });
+  });
+
+  it('treats a key set that cannot be fetched as the legacy app unavailable', async () => {
+    const t = await token();
+    const failing = (async () => {
+      throw new errors.JWKSTimeout();
+    }) as unknown as JWTVerifyGetKey;
+    const s = new JwtCookieService(options({ secret: undefined, jwksUrl: 'https://legacy.test/jwks' }), failing);
+    await expect(s.verify(`session=${t}`)).rejects.toBeInstanceOf(LegacyUnavailableError);
+    const broken = (async () => {
+      throw new TypeError('fetch failed');
+    }) as unknown as JWTVerifyGetKey;
+    const s2 = new JwtCookieService(options({ secret: undefined, jwksUrl: 'https://legacy.test/jwks' }), broken);
+    await expect(s2.verify(`session=${t}`)).rejects.toThrow(/could not be fetched/);
+  });
+});

@@ -1,0 +1,80 @@
+import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import type { AppConfig } from '../config/app-config';
+import { cookieValue } from './cookie-header';
+import { LegacyInvalidUserError, LegacyUnavailableError } from './legacy-session.errors';
+import { parseLegacyUser, type LegacyUser } from './legacy-user';
+
+export type JwtCookieOptions = AppConfig['legacy']['jwt'] & { timeoutMs: number };
+
+/** What a bad, expired or foreign token raises: the browser is simply not signed in. */
+const NOT_SIGNED_IN = new Set<string>([
+  errors.JWTExpired.code,
+  errors.JWTClaimValidationFailed.code,
+  errors.JWSSignatureVerificationFailed.code,
+  errors.JWSInvalid.code,
+  errors.JWTInvalid.code,
+  errors.JOSEAlgNotAllowed.code,
+  errors.JOSENotSupported.code,
+  errors.JWKSNoMatchingKey.code,
+  errors.JWKSMultipleMatchingKeys.code,
+  errors.JWKInvalid.code,
+]);
+
+/** Tokens longer than this are refused before any parsing (a session JWT is < 4 KB). */
+const MAX_TOKEN_LENGTH = 8192;
+
+/**
+ * The jwt-cookie strategy's decisions: the legacy session is a JWT in a named cookie, verified
+ * with jose against an HS* secret or a JWKS URL, pinned algorithms, issuer and audience when
+ * configured, and mapped to a user by configurable claim names.
+ */
+export class JwtCookieService {
+  private readonly key: Uint8Array | JWTVerifyGetKey;
+
+  constructor(
+    private readonly options: JwtCookieOptions,
+    key?: Uint8Array | JWTVerifyGetKey,
+  ) {
+    if (key) this.key = key;
+    else if (options.secret) this.key = new TextEncoder().encode(options.secret);
+    else if (options.jwksUrl)
+      this.key = createRemoteJWKSet(new URL(options.jwksUrl), {
+        timeoutDuration: options.timeoutMs,
+        cooldownDuration: 30_000,
+        cacheMaxAge: 10 * 60_000,
+      });
+    else throw new TypeError('jwt-cookie needs LEGACY_JWT_SECRET or LEGACY_JWT_JWKS_URL');
+  }
+
+  async verify(cookieHeader: string | undefined): Promise<LegacyUser | null> {
+    const token = cookieValue(cookieHeader, this.options.cookie);
+    if (!token || token.length > MAX_TOKEN_LENGTH) return null;
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, this.key as JWTVerifyGetKey, {
+        algorithms: this.options.algorithms,
+        ...(this.options.issuer ? { issuer: this.options.issuer } : {}),
+        ...(this.options.audience ? { audience: this.options.audience } : {}),
+        clockTolerance: 5,
+      }));
+    } catch (err) {
+      if (err instanceof errors.JOSEError && NOT_SIGNED_IN.has(err.code)) return null;
+      const detail =
+        err instanceof errors.JWKSTimeout
+          ? `the key set did not answer within ${this.options.timeoutMs} ms`
+          : 'the key set could not be fetched';
+      throw new LegacyUnavailableError(detail, { cause: err });
+    }
+    const claims = this.options.claims;
+    const parsed = parseLegacyUser({
+      id: payload[claims.id],
+      email: payload[claims.email],
+      first_name: stringOrUndefined(payload[claims.firstName]),
+      last_name: stringOrUndefined(payload[claims.lastName]),
+    });
+    if (!parsed.ok) throw new LegacyInvalidUserError(parsed.problems);
+    return parsed.user;
+  }
+}
+
+const stringOrUndefined = (v: unknown) => (typeof v === 'string' ? v : undefined);

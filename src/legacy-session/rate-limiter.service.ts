@@ -1,0 +1,75 @@
+import { createHash } from 'node:crypto';
+import { Inject, Injectable } from '@nestjs/common';
+import type { PrismaClient } from '../generated/prisma/client';
+import { PrismaService } from '../database/prisma.service';
+
+export interface RateLimit {
+  limit: number;
+  windowSeconds: number;
+}
+
+/** Sign-in attempts: per client IP (every attempt) and per account (failures only). */
+export interface LoginRateLimits {
+  perIp: RateLimit;
+  perAccount: RateLimit;
+}
+
+export const DEFAULT_LOGIN_RATE_LIMITS: LoginRateLimits = {
+  perIp: { limit: 30, windowSeconds: 15 * 60 },
+  perAccount: { limit: 10, windowSeconds: 15 * 60 },
+};
+
+export interface RateLimitState {
+  count: number;
+  retryAfterSeconds: number;
+}
+
+/**
+ * Fixed-window counters in the database, so every instance sees the same counts. Keys are
+ * hashed (an email or IP address never lands in the table). Times are UTC, like Prisma's.
+ */
+@Injectable()
+export class RateLimiterService {
+  /** Replaceable in tests. */
+  limits: LoginRateLimits = DEFAULT_LOGIN_RATE_LIMITS;
+
+  constructor(@Inject(PrismaService) private readonly prisma: PrismaClient) {}
+
+  static key(kind: string, value: string): string {
+    return `${kind}:${createHash('sha256').update(value).digest('base64url')}`;
+  }
+
+  /** Counts one event and returns the count in the current window. */
+  async hit(key: string, windowSeconds: number): Promise<RateLimitState> {
+    const rows = await this.prisma.$queryRaw<Array<{ count: number; retry_after: number }>>`
+      INSERT INTO rate_limit_counters (key, count, reset_at)
+      VALUES (${key}, 1, (now() AT TIME ZONE 'UTC') + ${windowSeconds}::int * interval '1 second')
+      ON CONFLICT (key) DO UPDATE SET
+        count = CASE WHEN rate_limit_counters.reset_at <= (now() AT TIME ZONE 'UTC') THEN 1
+                     ELSE rate_limit_counters.count + 1 END,
+        reset_at = CASE WHEN rate_limit_counters.reset_at <= (now() AT TIME ZONE 'UTC') THEN EXCLUDED.reset_at
+                        ELSE rate_limit_counters.reset_at END
+      RETURNING count,
+        CEIL(EXTRACT(EPOCH FROM (reset_at - (now() AT TIME ZONE 'UTC'))))::int AS retry_after`;
+    return { count: Number(rows[0].count), retryAfterSeconds: Math.max(1, Number(rows[0].retry_after)) };
+  }
+
+  /** The count in the current window without adding to it. */
+  async peek(key: string): Promise<RateLimitState> {
+    const rows = await this.prisma.$queryRaw<Array<{ count: number; retry_after: number }>>`
+      SELECT count, CEIL(EXTRACT(EPOCH FROM (reset_at - (now() AT TIME ZONE 'UTC'))))::int AS retry_after
+      FROM rate_limit_counters WHERE key = ${key} AND reset_at > (now() AT TIME ZONE 'UTC')`;
+    return rows.length
+      ? { count: Number(rows[0].count), retryAfterSeconds: Math.max(1, Number(rows[0].retry_after)) }
+      : { count: 0, retryAfterSeconds: 0 };
+  }
+
+  async reset(key: string): Promise<void> {
+    await this.prisma.rateLimitCounter.deleteMany({ where: { key } });
+  }
+
+  /** Drops windows that ended (housekeeping). */
+  async purgeExpired(now = new Date()): Promise<number> {
+    return (await this.prisma.rateLimitCounter.deleteMany({ where: { resetAt: { lte: now } } })).count;
+  }
+}

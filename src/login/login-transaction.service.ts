@@ -1,0 +1,127 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { Inject, Injectable } from '@nestjs/common';
+import type { LoginTransaction, PrismaClient } from '../generated/prisma/client';
+import { PrismaService } from '../database/prisma.service';
+
+const sha256 = (value: string) => createHash('sha256').update(value).digest();
+
+/** Transaction ids: 128 random bits, URL- and cookie-name-safe. */
+export const TRANSACTION_ID = /^[A-Za-z0-9_-]{22}$/;
+
+export type TransactionState =
+  | { kind: 'pending'; tx: LoginTransaction }
+  | { kind: 'expired' | 'completed' | 'failed'; tx: LoginTransaction };
+
+/**
+ * Login transactions in the database: one pass of a browser through the Login URI. The
+ * external_auth_id stays here, server-side; the browser holds a random binding secret in a
+ * signed cookie and the row holds only its SHA-256. Every instance can resume any transaction.
+ */
+@Injectable()
+export class LoginTransactionService {
+  constructor(@Inject(PrismaService) private readonly prisma: PrismaClient) {}
+
+  async create(input: {
+    externalAuthId: string;
+    strategy: string;
+    ttlSeconds: number;
+  }): Promise<{ tx: LoginTransaction; bindingSecret: string }> {
+    const bindingSecret = randomBytes(32).toString('base64url');
+    const tx = await this.prisma.loginTransaction.create({
+      data: {
+        id: randomBytes(16).toString('base64url'),
+        externalAuthId: input.externalAuthId,
+        browserBinding: sha256(bindingSecret).toString('hex'),
+        strategy: input.strategy,
+        expiresAt: new Date(Date.now() + input.ttlSeconds * 1000),
+      },
+    });
+    return { tx, bindingSecret };
+  }
+
+  /** True once any transaction for this external_auth_id completed (replays stop here). */
+  async wasCompleted(externalAuthId: string): Promise<boolean> {
+    const row = await this.prisma.loginTransaction.findFirst({
+      where: { externalAuthId, status: 'completed' },
+      select: { id: true },
+    });
+    return row !== null;
+  }
+
+  /** The transaction, only when the browser proves it holds the binding secret. */
+  async findBound(id: unknown, bindingSecret: unknown): Promise<LoginTransaction | null> {
+    if (typeof id !== 'string' || !TRANSACTION_ID.test(id) || typeof bindingSecret !== 'string') return null;
+    const tx = await this.prisma.loginTransaction.findUnique({ where: { id } });
+    if (!tx) return null;
+    const expected = Buffer.from(tx.browserBinding, 'hex');
+    const actual = sha256(bindingSecret);
+    return expected.length === actual.length && timingSafeEqual(expected, actual) ? tx : null;
+  }
+
+  /** Where the transaction stands; a pending one past its lifetime is marked expired. */
+  async state(tx: LoginTransaction, now = new Date()): Promise<TransactionState> {
+    if (tx.status === 'pending' && tx.expiresAt <= now) {
+      await this.prisma.loginTransaction.updateMany({
+        where: { id: tx.id, status: 'pending' },
+        data: { status: 'expired', errorCode: 'login_transaction_expired' },
+      });
+      return { kind: 'expired', tx };
+    }
+    return { kind: tx.status, tx } as TransactionState;
+  }
+
+  update(
+    id: string,
+    data: Partial<Pick<LoginTransaction, 'legacyUserId' | 'declinedUserId' | 'loginRedirectAt'>> & {
+      legacyRedirects?: { increment: number };
+    },
+  ): Promise<LoginTransaction> {
+    return this.prisma.loginTransaction.update({ where: { id }, data });
+  }
+
+  /**
+   * Claims the transaction for one completion call, atomically: only a pending, unexpired
+   * transaction with no call in flight (or one abandoned before `staleBefore`, by a crashed
+   * instance) can be claimed. Two requests, on one instance or two, never both win.
+   */
+  async claim(id: string, legacyUserId: string, staleBefore: Date, now = new Date()): Promise<boolean> {
+    const { count } = await this.prisma.loginTransaction.updateMany({
+      where: {
+        id,
+        status: 'pending',
+        expiresAt: { gt: now },
+        OR: [{ completingAt: null }, { completingAt: { lt: staleBefore } }],
+      },
+      data: { completingAt: now, legacyUserId },
+    });
+    return count === 1;
+  }
+
+  async markCompleted(id: string, now = new Date()): Promise<void> {
+    await this.prisma.loginTransaction.update({
+      where: { id },
+      data: { status: 'completed', completedAt: now, completingAt: null, errorCode: null },
+    });
+  }
+
+  async markFailed(id: string, errorCode: string): Promise<void> {
+    await this.prisma.loginTransaction.update({
+      where: { id },
+      data: { status: 'failed', completingAt: null, errorCode },
+    });
+  }
+
+  /** Gives the claim back after a call whose outcome is unknown: the person may retry. */
+  async release(id: string, errorCode: string): Promise<void> {
+    await this.prisma.loginTransaction.update({ where: { id }, data: { completingAt: null, errorCode } });
+  }
+
+  async reload(id: string): Promise<LoginTransaction | null> {
+    return this.prisma.loginTransaction.findUnique({ where: { id } });
+  }
+
+  /** Housekeeping: transactions older than `before` are of no further use. */
+  async purgeOlderThan(before: Date): Promise<number> {
+    return (await this.prisma.loginTransaction.deleteMany({ where: { expiresAt: { lt: before } } })).count;
+  }
+}

@@ -1,0 +1,73 @@
+import { Body, Controller, Get, Inject, Post, Query, Req, Res } from '@nestjs/common';
+import type { CookieOptions, Request, Response } from 'express';
+import type { AppConfig } from '../config/app-config';
+import { APP_CONFIG } from '../config/config.module';
+import { COOKIE_PATH } from './login-cookies';
+import { LoginService, type LoginForm, type LoginResponse } from './login.service';
+
+/** Headers of every login page and redirect: never cached, never framed, no referrer leaks. */
+const PAGE_HEADERS: Record<string, string> = {
+  'Cache-Control': 'no-store',
+  Pragma: 'no-cache',
+  'Referrer-Policy': 'no-referrer',
+  'X-Content-Type-Options': 'nosniff',
+  'X-Frame-Options': 'DENY',
+  'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'",
+};
+
+/**
+ * The Login URI and the steps of the flow. Speaks only HTTP: each route hands the request to
+ * one LoginService method and writes the page or redirect it answers.
+ */
+@Controller('auth/login')
+export class LoginController {
+  constructor(
+    private readonly login: LoginService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  @Get()
+  async start(@Req() req: Request, @Res() res: Response, @Query('external_auth_id') id: unknown) {
+    this.send(res, await this.login.start({ req, res }, id));
+  }
+
+  @Get('resume')
+  async resume(@Req() req: Request, @Res() res: Response, @Query('tx') tx: unknown) {
+    this.send(res, await this.login.resume({ req, res }, tx));
+  }
+
+  @Post('confirm')
+  async confirm(@Req() req: Request, @Res() res: Response, @Body() form: LoginForm) {
+    this.send(res, await this.login.confirm({ req, res }, form ?? {}));
+  }
+
+  @Post('local')
+  async signIn(@Req() req: Request, @Res() res: Response, @Body() form: LoginForm) {
+    this.send(res, await this.login.signIn({ req, res }, form ?? {}));
+  }
+
+  @Post('retry')
+  async retry(@Req() req: Request, @Res() res: Response, @Body() form: LoginForm) {
+    this.send(res, await this.login.retry({ req, res }, form ?? {}));
+  }
+
+  private send(res: Response, out: LoginResponse): void {
+    const base: CookieOptions = {
+      httpOnly: true,
+      sameSite: 'lax',
+      secure: this.config.secureCookies,
+      path: COOKIE_PATH,
+      signed: true,
+    };
+    for (const c of out.cookies ?? []) {
+      if (c.value === undefined) res.clearCookie(c.name, { ...base, signed: false });
+      else res.cookie(c.name, c.value, { ...base, ...(c.maxAgeMs ? { maxAge: c.maxAgeMs } : {}) });
+    }
+    res.set({ ...PAGE_HEADERS, ...out.headers });
+    if (out.redirect) {
+      res.redirect(out.status, out.redirect);
+      return;
+    }
+    res.status(out.status).type('html').send(out.html ?? '');
+  }
+}

@@ -1,0 +1,368 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { AuditService, externalAuthIdHint } from '../authkit/audit.service';
+import { AuthKitClient, isAllowedRedirect } from '../authkit/authkit-client';
+import { classifyCompletionError } from '../authkit/completion-errors';
+import { UserLinksService } from '../authkit/user-links.service';
+import { DomainError } from '../common/errors';
+import type { AppConfig } from '../config/app-config';
+import { APP_CONFIG } from '../config/config.module';
+import type { LoginTransaction } from '../generated/prisma/client';
+import { LegacyAuthenticator } from '../legacy-session/legacy-authenticator';
+import type { LegacyUser } from '../legacy-session/legacy-user';
+import { BRIDGE_SESSION_COOKIE, BridgeSessionService } from '../sessions/bridge-session.service';
+import { nextStep } from './login-decision';
+import { csrfToken, csrfTokenMatches, txCookieName } from './login-cookies';
+import { LOGIN_FAILURES, type LoginFailureCode } from './login-failures';
+import { confirmPage, failurePage, resumePath, signInPage, type FailureActions } from './login.pages';
+import { LoginTransactionService } from './login-transaction.service';
+
+/** A cookie to set (value) or clear (no value); the controller adds the common attributes. */
+export interface CookieOp {
+  name: string;
+  value?: string;
+  maxAgeMs?: number;
+}
+
+/** What the controller sends: a page or a redirect, plus cookies and headers. */
+export interface LoginResponse {
+  status: number;
+  html?: string;
+  redirect?: string;
+  cookies?: CookieOp[];
+  headers?: Record<string, string>;
+}
+
+export interface LoginContext {
+  req: Request;
+  res: Response;
+}
+
+/** The posted fields of the flow's forms (the local form's email/password are read by Passport). */
+export interface LoginForm {
+  tx?: unknown;
+  csrf?: unknown;
+  action?: unknown;
+  user?: unknown;
+  email?: unknown;
+}
+
+/** A transaction this browser proved it owns. */
+interface Flow {
+  tx: LoginTransaction;
+  secret: string;
+  cookies: CookieOp[];
+}
+
+/** external_auth_id: opaque to us; AuthKit's look like `01J3X4…` or `ext_auth_01…`. */
+const EXTERNAL_AUTH_ID = /^[A-Za-z0-9_-]{4,256}$/;
+
+/**
+ * The login bridge: AuthKit sends the browser to the Login URI with an external_auth_id; the
+ * legacy strategy says who (if anyone) is signed in; the person confirms or signs in; the
+ * completion call tells AuthKit who it is and the browser goes back to AuthKit. Every ending
+ * is a page a person understands and a row in the audit log.
+ */
+@Injectable()
+export class LoginService {
+  private readonly logger = new Logger('Login');
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly transactions: LoginTransactionService,
+    private readonly legacy: LegacyAuthenticator,
+    private readonly sessions: BridgeSessionService,
+    private readonly authkit: AuthKitClient,
+    private readonly audit: AuditService,
+    private readonly links: UserLinksService,
+  ) {}
+
+  /** GET /auth/login?external_auth_id=…: the Login URI. */
+  async start(ctx: LoginContext, externalAuthId: unknown): Promise<LoginResponse> {
+    if (typeof externalAuthId !== 'string' || !EXTERNAL_AUTH_ID.test(externalAuthId)) {
+      return this.fail(ctx, 'invalid_external_auth_id');
+    }
+    if (await this.transactions.wasCompleted(externalAuthId)) {
+      return this.fail(ctx, 'login_already_completed', { externalAuthId });
+    }
+    const ttlSeconds = this.config.login.transactionTtlSeconds;
+    const { tx, bindingSecret } = await this.transactions.create({
+      externalAuthId,
+      strategy: this.legacy.strategy,
+      ttlSeconds,
+    });
+    const cookie = { name: txCookieName(tx.id), value: bindingSecret, maxAgeMs: ttlSeconds * 1000 };
+    return this.proceed(ctx, { tx, secret: bindingSecret, cookies: [cookie] });
+  }
+
+  /** GET /auth/login/resume?tx=…: where the legacy login sends the browser back. */
+  async resume(ctx: LoginContext, txId: unknown): Promise<LoginResponse> {
+    const flow = await this.bound(ctx, txId);
+    return 'status' in flow ? flow : this.proceed(ctx, flow);
+  }
+
+  /** POST /auth/login/retry: the person's own retry after AuthKit did not answer. */
+  async retry(ctx: LoginContext, form: LoginForm): Promise<LoginResponse> {
+    const flow = await this.bound(ctx, form.tx, form.csrf);
+    return 'status' in flow ? flow : this.proceed(ctx, flow);
+  }
+
+  /** POST /auth/login/confirm: "Continue as …" or "Use another account". */
+  async confirm(ctx: LoginContext, form: LoginForm): Promise<LoginResponse> {
+    const flow = await this.bound(ctx, form.tx, form.csrf);
+    if ('status' in flow) return flow;
+    const current = await this.currentUser(ctx, flow);
+    if ('response' in current) return current.response;
+    const { user } = current;
+    if (user && form.action === 'switch') {
+      flow.tx = await this.transactions.update(flow.tx.id, { legacyUserId: null, declinedUserId: user.id });
+      if (this.legacy.strategy === 'local') await this.signOutLocal(ctx, flow);
+      return this.sendToSignIn(ctx, flow, this.config.legacy.logoutUrl);
+    }
+    if (user && form.action === 'continue' && form.user === user.id) {
+      flow.tx = await this.transactions.update(flow.tx.id, { legacyUserId: user.id });
+      return this.complete(ctx, flow, user);
+    }
+    // The session changed since the page was shown (another tab): decide again for the current one.
+    return this.proceedWith(ctx, flow, user);
+  }
+
+  /** POST /auth/login/local: the built-in sign-in form (`local` strategy). */
+  async signIn(ctx: LoginContext, form: LoginForm): Promise<LoginResponse> {
+    const flow = await this.bound(ctx, form.tx, form.csrf);
+    if ('status' in flow) return flow;
+    if (this.legacy.strategy !== 'local') return this.proceed(ctx, flow);
+    const email = typeof form.email === 'string' ? form.email.trim().slice(0, 320) : '';
+    const attempt = await this.legacy.passwordSignIn(ctx.req, ctx.res);
+    if (!attempt.ok) {
+      await this.record(ctx, 'failure', attempt.code, flow.tx, { id: attempt.userId, email });
+      if (attempt.code === 'user_disabled') {
+        return this.page(flow, 'user_disabled', { resumeTxId: flow.tx.id, resumeLabel: 'Use another account' });
+      }
+      const rateLimited = attempt.code === 'rate_limited';
+      const minutes = Math.ceil((attempt.retryAfterSeconds ?? 60) / 60);
+      return {
+        status: rateLimited ? 429 : 401,
+        html: signInPage(this.form(flow), {
+          email,
+          error: rateLimited
+            ? `Too many sign-in attempts. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`
+            : 'That email and password do not match an account.',
+        }),
+        cookies: flow.cookies,
+        ...(rateLimited ? { headers: { 'Retry-After': String(attempt.retryAfterSeconds ?? 60) } } : {}),
+      };
+    }
+    // A new session id at every sign-in: a planted session cookie is never promoted (fixation).
+    await this.signOutLocal(ctx, flow);
+    const maxAgeSeconds = this.config.login.sessionMaxAgeHours * 3600;
+    const session = await this.sessions.create({ userId: attempt.user.id }, maxAgeSeconds);
+    flow.cookies.push({ name: BRIDGE_SESSION_COOKIE, value: session.token, maxAgeMs: maxAgeSeconds * 1000 });
+    flow.tx = await this.transactions.update(flow.tx.id, { legacyUserId: attempt.user.id });
+    return this.complete(ctx, flow, attempt.user);
+  }
+
+  /** Asks the legacy strategy who is signed in, then takes the next step. */
+  private async proceed(ctx: LoginContext, flow: Flow): Promise<LoginResponse> {
+    const current = await this.currentUser(ctx, flow);
+    return 'response' in current ? current.response : this.proceedWith(ctx, flow, current.user);
+  }
+
+  private async proceedWith(ctx: LoginContext, flow: Flow, user: LegacyUser | null): Promise<LoginResponse> {
+    switch (nextStep(flow.tx, user, this.legacy.strategy !== 'local')) {
+      case 'complete':
+        return this.complete(ctx, flow, user!);
+      case 'confirm':
+        return { status: 200, html: confirmPage(this.form(flow), user!), cookies: flow.cookies };
+      case 'sign-in':
+        return this.sendToSignIn(ctx, flow);
+      case 'sign-in-loop':
+        await this.transactions.markFailed(flow.tx.id, 'legacy_session_not_found');
+        return this.fail(ctx, 'legacy_session_not_found', { flow });
+    }
+  }
+
+  /** The signed-in legacy user, null when nobody is, or the failure page when the app did not answer. */
+  private async currentUser(
+    ctx: LoginContext,
+    flow: Flow,
+  ): Promise<{ user: LegacyUser | null } | { response: LoginResponse }> {
+    try {
+      return { user: await this.legacy.currentUser(ctx.req, ctx.res) };
+    } catch (err) {
+      if (!(err instanceof DomainError) || !(err.code in LOGIN_FAILURES)) throw err;
+      const code = err.code as LoginFailureCode;
+      this.logger.warn({ code, tx: flow.tx.id, reason: err.message }, 'legacy strategy failed');
+      return {
+        response: await this.fail(ctx, code, {
+          flow,
+          actions: code === 'legacy_unavailable' ? { resumeTxId: flow.tx.id } : {},
+        }),
+      };
+    }
+  }
+
+  /** Not signed in: the local form, or the legacy login with a return_to that resumes this flow. */
+  private async sendToSignIn(ctx: LoginContext, flow: Flow, via?: string): Promise<LoginResponse> {
+    if (this.legacy.strategy === 'local') {
+      if (!flow.tx.loginRedirectAt) flow.tx = await this.transactions.update(flow.tx.id, { loginRedirectAt: new Date() });
+      return { status: 200, html: signInPage(this.form(flow)), cookies: flow.cookies };
+    }
+    flow.tx = await this.transactions.update(flow.tx.id, {
+      loginRedirectAt: new Date(),
+      legacyRedirects: { increment: 1 },
+    });
+    const target = new URL(via ?? this.config.legacy.loginUrl!);
+    target.searchParams.set(this.config.legacy.returnToParam, `${this.config.publicUrl}${resumePath(flow.tx.id)}`);
+    return this.redirect(ctx, target.toString(), flow.cookies);
+  }
+
+  /**
+   * The completion: claim the transaction (at most one call in flight, across instances), call
+   * AuthKit once, follow its redirect_uri only to the AuthKit origin. An unknown outcome
+   * (timeout, 5xx) gives the claim back and offers a retry; it is never resent by itself.
+   */
+  private async complete(ctx: LoginContext, flow: Flow, user: LegacyUser): Promise<LoginResponse> {
+    const { tx } = flow;
+    const staleBefore = new Date(Date.now() - this.config.login.completeTimeoutMs - 30_000);
+    if (!(await this.transactions.claim(tx.id, user.id, staleBefore))) return this.lostClaim(ctx, flow, user);
+    let redirectUri: string;
+    try {
+      ({ redirectUri } = await this.authkit.completeOAuth2({
+        externalAuthId: tx.externalAuthId,
+        user,
+        userConsentOptions: this.config.login.userConsentOptions,
+      }));
+    } catch (err) {
+      const failure = classifyCompletionError(err);
+      this.logger.warn(
+        { code: failure.code, status: failure.status, detail: failure.detail, tx: tx.id },
+        'completion failed',
+      );
+      if (failure.kind === 'rejected') {
+        await this.transactions.markFailed(tx.id, failure.code);
+        return this.fail(ctx, failure.code, { flow, user });
+      }
+      await this.transactions.release(tx.id, failure.code);
+      return this.fail(ctx, failure.code, { flow, user, actions: { retry: this.form(flow) } });
+    }
+    if (!isAllowedRedirect(redirectUri, this.config.workos.authkitDomain, this.config.production)) {
+      await this.transactions.markFailed(tx.id, 'redirect_rejected');
+      this.logger.error({ tx: tx.id }, 'completion returned a redirect_uri outside the AuthKit domain');
+      return this.fail(ctx, 'redirect_rejected', { flow, user });
+    }
+    await this.transactions.markCompleted(tx.id);
+    await this.links.recordLogin(user);
+    await this.record(ctx, 'success', 'completed', tx, user);
+    this.logger.log({ tx: tx.id, ext: externalAuthIdHint(tx.externalAuthId) }, 'login completed');
+    return this.redirect(ctx, redirectUri, [...flow.cookies, { name: txCookieName(tx.id) }]);
+  }
+
+  /** Someone else holds (or finished) the completion of this transaction. */
+  private async lostClaim(ctx: LoginContext, flow: Flow, user: LegacyUser): Promise<LoginResponse> {
+    const fresh = await this.transactions.reload(flow.tx.id);
+    if (!fresh) return this.fail(ctx, 'login_transaction_invalid', { flow, user });
+    flow.tx = fresh;
+    if (fresh.status === 'completed') return this.fail(ctx, 'login_already_completed', { flow, user });
+    if (fresh.status === 'failed' && fresh.errorCode && fresh.errorCode in LOGIN_FAILURES) {
+      return this.page(flow, fresh.errorCode as LoginFailureCode);
+    }
+    if (fresh.status !== 'pending' || fresh.expiresAt <= new Date()) {
+      return this.fail(ctx, 'login_transaction_expired', { flow, user });
+    }
+    return this.fail(ctx, 'completion_in_progress', { flow, user, actions: { resumeTxId: fresh.id } });
+  }
+
+  /**
+   * The transaction named by the request, if this browser holds its cookie (and, for forms,
+   * the CSRF token and a same-origin Origin); otherwise the page that explains why not.
+   */
+  private async bound(ctx: LoginContext, txId: unknown, csrf?: unknown): Promise<Flow | LoginResponse> {
+    const signed = ctx.req.signedCookies as Record<string, unknown> | undefined;
+    const secret = typeof txId === 'string' ? signed?.[txCookieName(txId)] : undefined;
+    const tx = await this.transactions.findBound(txId, secret);
+    if (!tx) return this.fail(ctx, 'login_transaction_invalid');
+    const flow: Flow = { tx, secret: secret as string, cookies: [] };
+    if (csrf !== undefined || ctx.req.method === 'POST') {
+      const origin = ctx.req.headers.origin;
+      const sameOrigin = !origin || origin === new URL(this.config.publicUrl).origin;
+      if (!sameOrigin || !csrfTokenMatches(this.config.session.secret, tx.id, flow.secret, csrf)) {
+        return this.fail(ctx, 'csrf_failed', { flow, actions: { resumeTxId: tx.id, resumeLabel: 'Reload' } });
+      }
+    }
+    const state = await this.transactions.state(tx);
+    switch (state.kind) {
+      case 'pending':
+        return flow;
+      case 'expired':
+        return this.fail(ctx, 'login_transaction_expired', { flow, clear: true });
+      case 'completed':
+        return this.page(flow, 'login_already_completed');
+      case 'failed': {
+        const code = tx.errorCode && tx.errorCode in LOGIN_FAILURES ? (tx.errorCode as LoginFailureCode) : null;
+        return this.page(flow, code ?? 'authkit_rejected');
+      }
+    }
+  }
+
+  private async signOutLocal(ctx: LoginContext, flow: Flow): Promise<void> {
+    const signed = ctx.req.signedCookies as Record<string, unknown> | undefined;
+    const token = signed?.[BRIDGE_SESSION_COOKIE];
+    if (typeof token === 'string') await this.sessions.destroy(token);
+    flow.cookies.push({ name: BRIDGE_SESSION_COOKIE });
+  }
+
+  private form(flow: Flow) {
+    return { txId: flow.tx.id, csrf: csrfToken(this.config.session.secret, flow.tx.id, flow.secret) };
+  }
+
+  private redirect(ctx: LoginContext, url: string, cookies: CookieOp[]): LoginResponse {
+    return { status: ctx.req.method === 'POST' ? 303 : 302, redirect: url, cookies };
+  }
+
+  /** A failure page without a new audit row (the outcome was recorded when it happened). */
+  private page(flow: Flow, code: LoginFailureCode, actions: FailureActions = {}): LoginResponse {
+    return { status: LOGIN_FAILURES[code].status, html: failurePage(code, actions), cookies: flow.cookies };
+  }
+
+  /** A failure: audit row, log line, page. */
+  private async fail(
+    ctx: LoginContext,
+    code: LoginFailureCode,
+    options: {
+      flow?: Flow;
+      externalAuthId?: string;
+      user?: LegacyUser;
+      actions?: FailureActions;
+      clear?: boolean;
+    } = {},
+  ): Promise<LoginResponse> {
+    const { flow } = options;
+    await this.record(ctx, 'failure', code, flow?.tx, options.user, options.externalAuthId);
+    this.logger.log({ code, tx: flow?.tx.id }, 'login failed');
+    const cookies = [...(flow?.cookies ?? [])];
+    if (options.clear && flow) cookies.push({ name: txCookieName(flow.tx.id) });
+    return { status: LOGIN_FAILURES[code].status, html: failurePage(code, options.actions), cookies };
+  }
+
+  private record(
+    ctx: LoginContext,
+    outcome: 'success' | 'failure',
+    code: string,
+    tx?: LoginTransaction,
+    user?: Partial<LegacyUser>,
+    externalAuthId?: string,
+  ): Promise<void> {
+    return this.audit.record({
+      outcome,
+      code,
+      strategy: this.legacy.strategy,
+      transactionId: tx?.id,
+      externalAuthId: tx?.externalAuthId ?? externalAuthId,
+      legacyUserId: user?.id,
+      email: user?.email || undefined,
+      ip: ctx.req.ip,
+      userAgent: ctx.req.headers['user-agent'],
+    });
+  }
+}

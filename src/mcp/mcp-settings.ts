@@ -1,0 +1,82 @@
+import type { AppConfig } from '../config/app-config';
+
+/** Injection token for {@link McpSettings}. */
+export const MCP_SETTINGS = Symbol('MCP_SETTINGS');
+
+/**
+ * Everything the MCP module needs from AppConfig, derived once. Read at module construction,
+ * which in demo mode happens after the embedded emulator has filled in the WorkOS settings.
+ */
+export interface McpSettings {
+  /** The canonical MCP URL: `$PUBLIC_URL/mcp`, the `resource` of the metadata document. */
+  resourceUrl: string;
+  /** `$PUBLIC_URL/.well-known/oauth-protected-resource/mcp`, advertised in every challenge. */
+  resourceMetadataUrl: string;
+  /** PUBLIC_URL, no trailing slash. */
+  publicUrl: string;
+  publicOrigin: string;
+  /** AuthKit's issuer, exactly as configured; undefined when AUTHKIT_DOMAIN is not set. */
+  issuer?: string;
+  jwksUrl?: string;
+  /** Accepted `aud` values. */
+  audiences: string[];
+  /** Scopes clients are asked for in the 401 challenge (no offline_access). */
+  challengeScopes: string[];
+  resourceName: string;
+  documentationUrl: string;
+  /** Full origins allowed on /mcp besides the public origin; '*' allows any. */
+  allowedOrigins: string[];
+  workos: { apiKey?: string; apiUrl: string; clientId?: string };
+  upstream?: { url: string; secret: string };
+  /** Seconds of clock skew tolerated on exp / nbf / iat. */
+  clockToleranceSeconds: number;
+  /** The largest token accepted (bytes of the Authorization header value). */
+  maxTokenLength: number;
+  /** At most one JWKS refetch per this many milliseconds for an unknown `kid`. */
+  jwksCooldownMs: number;
+  /** JWKS older than this is refreshed in the background (the old set stays in use). */
+  jwksMaxAgeMs: number;
+  /** AuthKit metadata is refetched after this long. */
+  metadataTtlMs: number;
+  /** Time limit for each call to AuthKit (metadata, JWKS). */
+  fetchTimeoutMs: number;
+}
+
+const OFFLINE = 'offline_access';
+
+export function mcpSettingsFrom(config: AppConfig): McpSettings {
+  const publicOrigin = new URL(config.publicUrl).origin;
+  const resourceUrl = `${config.publicUrl}/mcp`;
+  const resourcePath = new URL(resourceUrl).pathname;
+  const issuer = config.workos.authkitDomain;
+  return {
+    resourceUrl,
+    resourceMetadataUrl: `${publicOrigin}/.well-known/oauth-protected-resource${resourcePath}`,
+    publicUrl: config.publicUrl,
+    publicOrigin,
+    issuer,
+    jwksUrl: issuer ? `${issuer}/oauth2/jwks` : undefined,
+    audiences: config.mcp.audience,
+    challengeScopes: unique(config.mcp.scopes).filter((s) => s !== OFFLINE),
+    resourceName: config.mcp.resourceName,
+    documentationUrl: config.mcp.documentationUrl,
+    allowedOrigins: config.mcp.allowedOrigins,
+    workos: { apiKey: config.workos.apiKey, apiUrl: config.workos.apiUrl, clientId: config.workos.clientId },
+    upstream:
+      config.mcp.upstreamUrl && config.mcp.upstreamSecret
+        ? { url: config.mcp.upstreamUrl, secret: config.mcp.upstreamSecret }
+        : undefined,
+    clockToleranceSeconds: 5,
+    maxTokenLength: 8192,
+    jwksCooldownMs: 30_000,
+    jwksMaxAgeMs: 10 * 60_000,
+    metadataTtlMs: 5 * 60_000,
+    fetchTimeoutMs: 5_000,
+  };
+}
+
+export function unique<T>(values: Iterable<T>): T[] {
+  return [...new Set(values)];
+}
+
+export const isOfflineScope = (scope: string): boolean => scope === OFFLINE;

@@ -1,0 +1,67 @@
+import { MiddlewareConsumer, Module, NestModule, RequestMethod } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
+import type { AppConfig } from '../config/app-config';
+import { APP_CONFIG } from '../config/config.module';
+import { AccessTokenVerifier } from './auth/access-token-verifier';
+import { AuthkitMetadataService } from './auth/authkit-metadata.service';
+import { JwksKeyStore } from './auth/jwks-key-store';
+import { McpAuthService } from './auth/mcp-auth.service';
+import { Clock } from './clock';
+import { McpCorsMiddleware } from './http/cors.middleware';
+import { MCP_FETCH } from './http/fetch-json';
+import { IdentityService } from './identity/identity.service';
+import { UserDirectory, WorkosUserDirectory } from './identity/user-directory';
+import { PrismaUserLinkRepository, UserLinkRepository } from './identity/user-link.repository';
+import { McpController } from './mcp.controller';
+import { MCP_SETTINGS, mcpSettingsFrom } from './mcp-settings';
+import { McpStartupChecks } from './mcp-startup';
+import { ProtectedResourceMetadata } from './protected-resource';
+import { McpEndpointService } from './protocol/mcp-endpoint.service';
+import { McpServerFactory } from './protocol/mcp-server.factory';
+import { UpstreamProxyService } from './proxy/upstream-proxy.service';
+import { ProfileTool } from './tools/profile.tool';
+import { McpToolRegistry } from './tools/tool-registry';
+import { WhoamiTool } from './tools/whoami.tool';
+import { WellKnownController } from './well-known.controller';
+
+/**
+ * The MCP resource server: /mcp behind AuthKit access tokens, the RFC 9728 metadata, AuthKit's
+ * metadata served through, identity for tools, the tool registry (@McpTool on any provider),
+ * proxy mode. Reads everything from AppConfig (MCP_*, AUTHKIT_DOMAIN, WORKOS_*).
+ */
+@Module({
+  imports: [DiscoveryModule],
+  controllers: [McpController, WellKnownController],
+  providers: [
+    { provide: MCP_SETTINGS, inject: [APP_CONFIG], useFactory: (config: AppConfig) => mcpSettingsFrom(config) },
+    { provide: MCP_FETCH, useValue: (input: string | URL | Request, init?: RequestInit) => fetch(input, init) },
+    Clock,
+    JwksKeyStore,
+    AccessTokenVerifier,
+    AuthkitMetadataService,
+    IdentityService,
+    { provide: UserDirectory, useClass: WorkosUserDirectory },
+    { provide: UserLinkRepository, useClass: PrismaUserLinkRepository },
+    McpAuthService,
+    McpToolRegistry,
+    McpServerFactory,
+    UpstreamProxyService,
+    McpEndpointService,
+    ProtectedResourceMetadata,
+    McpStartupChecks,
+    WhoamiTool,
+    ProfileTool,
+  ],
+  exports: [McpToolRegistry, McpAuthService, IdentityService],
+})
+export class McpModule implements NestModule {
+  configure(consumer: MiddlewareConsumer): void {
+    consumer
+      .apply(McpCorsMiddleware)
+      .forRoutes(
+        { path: 'mcp', method: RequestMethod.ALL },
+        { path: '.well-known/*path', method: RequestMethod.ALL },
+        { path: 'docs/mcp', method: RequestMethod.ALL },
+      );
+  }
+}

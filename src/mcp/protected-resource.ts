@@ -1,0 +1,43 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { MCP_SETTINGS, isOfflineScope, unique, type McpSettings } from './mcp-settings';
+import { McpToolRegistry } from './tools/tool-registry';
+
+/**
+ * The RFC 9728 Protected Resource Metadata document, served at
+ * /.well-known/oauth-protected-resource/mcp (path-inserted, what the 401 challenge names) and
+ * at /.well-known/oauth-protected-resource (for clients that only look at the root). Both say
+ * `resource` = `$PUBLIC_URL/mcp`: clients send that value verbatim as the RFC 8707 `resource`,
+ * which becomes the token's `aud`.
+ */
+@Injectable()
+export class ProtectedResourceMetadata {
+  private body?: string;
+
+  constructor(
+    @Inject(MCP_SETTINGS) private readonly settings: McpSettings,
+    private readonly tools: McpToolRegistry,
+  ) {}
+
+  /** Every scope clients may need: the ones asked for up front and every tool's (never offline_access). */
+  scopesSupported(): string[] {
+    return unique([...this.settings.challengeScopes, ...this.tools.requiredScopes()]).filter((s) => !isOfflineScope(s));
+  }
+
+  document(): Record<string, unknown> {
+    return {
+      resource: this.settings.resourceUrl,
+      authorization_servers: [this.settings.issuer],
+      scopes_supported: this.scopesSupported(),
+      bearer_methods_supported: ['header'],
+      resource_name: this.settings.resourceName,
+      resource_documentation: this.settings.documentationUrl,
+    };
+  }
+
+  /** The serialized document (built once; undefined when AUTHKIT_DOMAIN is not configured). */
+  json(): string | undefined {
+    if (!this.settings.issuer) return undefined;
+    this.body ??= JSON.stringify(this.document());
+    return this.body;
+  }
+}

@@ -1,0 +1,236 @@
+import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import {
+  createMcpHandler,
+  PROTOCOL_VERSION_META_KEY,
+  SUPPORTED_PROTOCOL_VERSIONS,
+  type AuthInfo,
+  type JSONRPCMessage,
+  type McpHttpHandler,
+} from '@modelcontextprotocol/server';
+import { toNodeHandler, type NodeMcpRequestHandler } from '@modelcontextprotocol/node';
+import type { Request, Response } from 'express';
+import { KeySetUnavailableError } from '../auth/jwks-key-store';
+import { McpAuthService } from '../auth/mcp-auth.service';
+import { TokenRejectedError } from '../auth/token-errors';
+import { hasScopes, type McpCaller } from '../caller';
+import {
+  Challenges,
+  JSONRPC_INTERNAL_ERROR,
+  JSONRPC_SERVER_ERROR,
+  JSONRPC_UNAUTHORIZED,
+  jsonRpcError,
+  requestIdOf,
+} from '../http/challenges';
+import { MCP_SETTINGS, type McpSettings } from '../mcp-settings';
+import { UpstreamProxyService } from '../proxy/upstream-proxy.service';
+import { McpToolRegistry } from '../tools/tool-registry';
+import { ExchangeTransport } from './exchange.transport';
+import { McpServerFactory } from './mcp-server.factory';
+
+const LEGACY_VERSIONS = new Set<string>(SUPPORTED_PROTOCOL_VERSIONS);
+const JSON_MEDIA_TYPE = /^application\/json\s*(;|$)/i;
+
+interface JsonRpcRequestLike {
+  jsonrpc: '2.0';
+  method: string;
+  id?: string | number;
+  params?: { _meta?: Record<string, unknown>; name?: unknown };
+}
+
+/**
+ * POST/GET/DELETE /mcp: Streamable HTTP, stateless (no Mcp-Session-Id; any instance answers any
+ * request), behind the bearer check.
+ *
+ * Order: (Origin and CORS in McpCorsMiddleware) → token (401 / 503) → proxy mode → method →
+ * Content-Type → scope check of every tools/call in the body (403) → the SDK.
+ *
+ * Two ways into the SDK's `Server`, same factory, same tools:
+ * - the common case, one 2025-era JSON-RPC message from a client that accepts JSON (every v1
+ *   and v2 client, protocol versions 2024-11-05 … 2025-11-25): a fresh SDK `Server` per request
+ *   connected to a one-exchange transport, answered with `application/json`. This skips the
+ *   SDK HTTP transport's conversion to web Request/Response streams, which costs ~400 µs a request.
+ * - everything else (2026-07-28 per-request envelopes, batches, SSE-only clients, malformed
+ *   JSON-RPC, unsupported protocol versions): the SDK's own `createMcpHandler` via
+ *   `toNodeHandler`, which owns those answers.
+ */
+@Injectable()
+export class McpEndpointService implements OnModuleDestroy {
+  private readonly logger = new Logger('Mcp');
+  readonly challenges: Challenges;
+  private readonly sdkHandler: McpHttpHandler;
+  private readonly sdkNode: NodeMcpRequestHandler;
+
+  constructor(
+    @Inject(MCP_SETTINGS) private readonly settings: McpSettings,
+    private readonly auth: McpAuthService,
+    private readonly servers: McpServerFactory,
+    private readonly tools: McpToolRegistry,
+    private readonly proxy: UpstreamProxyService,
+  ) {
+    this.challenges = new Challenges(settings);
+    this.sdkHandler = createMcpHandler(
+      (ctx) => this.servers.create((ctx.authInfo?.extra as { caller: McpCaller }).caller),
+      { legacy: 'stateless', onerror: (err) => this.logger.debug(`MCP request refused by the SDK: ${err.message}`) },
+    );
+    this.sdkNode = toNodeHandler(this.sdkHandler, {
+      onerror: (err) => this.logger.error({ err }, 'MCP SDK handler failed'),
+    });
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.sdkHandler.close();
+  }
+
+  async handle(req: Request, res: Response): Promise<void> {
+    try {
+      if (!this.settings.issuer) {
+        return send(res, 503, jsonRpcError(JSONRPC_SERVER_ERROR, 'The MCP endpoint is not configured (AUTHKIT_DOMAIN).'));
+      }
+      const method = req.method;
+      if (method !== 'POST' && method !== 'GET' && method !== 'DELETE') {
+        res.setHeader('Allow', 'GET, POST, DELETE, OPTIONS');
+        return send(res, 405, jsonRpcError(JSONRPC_SERVER_ERROR, 'Method not allowed.'));
+      }
+      let caller: McpCaller;
+      try {
+        caller = await this.auth.authenticate(req.headers.authorization);
+      } catch (err) {
+        return this.refuse(res, err, req.body);
+      }
+      if (this.proxy.enabled) return await this.proxy.forward(req, res, caller);
+      if (method !== 'POST') {
+        // Stateless: there is no session to stream from (GET) or to end (DELETE).
+        res.setHeader('Allow', 'POST');
+        return send(res, 405, jsonRpcError(JSONRPC_SERVER_ERROR, 'Method not allowed.'));
+      }
+      await this.post(req, res, caller);
+    } catch (err) {
+      this.logger.error({ err }, 'MCP request failed');
+      if (res.headersSent) res.destroy();
+      else send(res, 500, jsonRpcError(JSONRPC_INTERNAL_ERROR, 'Internal error', requestIdOf(req.body)));
+    }
+  }
+
+  private async post(req: Request, res: Response, caller: McpCaller): Promise<void> {
+    const body: unknown = req.body;
+    if (!JSON_MEDIA_TYPE.test(req.headers['content-type'] ?? '')) {
+      return send(
+        res,
+        415,
+        jsonRpcError(JSONRPC_SERVER_ERROR, 'Unsupported Media Type: Content-Type must be application/json'),
+      );
+    }
+    const missing = this.missingScopes(body, caller);
+    if (missing) {
+      res.setHeader('WWW-Authenticate', this.challenges.insufficientScope(missing.scopes, missing.description));
+      return send(res, 403, jsonRpcError(JSONRPC_UNAUTHORIZED, `Forbidden: ${missing.description}`, requestIdOf(body)));
+    }
+    if (isPlainExchange(req, body)) return this.exchange(res, caller, body);
+    (req as Request & { auth?: AuthInfo }).auth = authInfoFor(caller, this.settings);
+    await this.sdkNode(req, res, body);
+  }
+
+  /** One 2025-era message answered with JSON by a fresh SDK Server on a one-exchange transport. */
+  private async exchange(res: Response, caller: McpCaller, message: JsonRpcRequestLike): Promise<void> {
+    if (message.id === undefined) {
+      // A notification (notifications/initialized, …): nothing to answer in a stateless server.
+      res.statusCode = 202;
+      res.end();
+      return;
+    }
+    const server = this.servers.create(caller);
+    let answered = false;
+    const transport = new ExchangeTransport((response: JSONRPCMessage) => {
+      answered = true;
+      if (res.destroyed) return;
+      res.statusCode = 200;
+      res.setHeader('Content-Type', 'application/json');
+      res.end(JSON.stringify(response));
+    });
+    await server.connect(transport);
+    res.once('close', () => {
+      if (!answered) void server.close();
+    });
+    transport.deliver(message as JSONRPCMessage);
+  }
+
+  /** The scopes a tools/call in the body needs and the token lacks (plus what it has), if any. */
+  private missingScopes(body: unknown, caller: McpCaller): { scopes: string[]; description: string } | undefined {
+    const messages = Array.isArray(body) ? body : [body];
+    for (const message of messages) {
+      if (!message || typeof message !== 'object') continue;
+      const { method, params } = message as JsonRpcRequestLike;
+      if (method !== 'tools/call' || typeof params?.name !== 'string') continue;
+      const tool = this.tools.get(params.name);
+      if (!tool || hasScopes(caller, tool.requiredScopes)) continue;
+      // The operation's scopes, plus the granted ones that matter here, so that a client that
+      // re-authorizes with exactly this list keeps what it had (MCP 2025-11-25, scope challenges).
+      const relevant = new Set([...this.settings.challengeScopes, ...this.tools.requiredScopes()]);
+      const kept = caller.scopes.filter((s) => relevant.has(s) && !tool.requiredScopes.includes(s));
+      return {
+        scopes: [...kept, ...tool.requiredScopes],
+        description: `The tool ${tool.name} requires the scopes: ${tool.requiredScopes.join(' ')}.`,
+      };
+    }
+    return undefined;
+  }
+
+  private refuse(res: Response, err: unknown, body: unknown): void {
+    res.setHeader('Cache-Control', 'no-store');
+    if (err instanceof TokenRejectedError) {
+      res.setHeader('WWW-Authenticate', this.challenges.forRejection(err.reason));
+      return send(res, 401, jsonRpcError(JSONRPC_UNAUTHORIZED, `Unauthorized: ${err.message}`, requestIdOf(body)));
+    }
+    if (err instanceof KeySetUnavailableError) {
+      res.setHeader('Retry-After', '10');
+      return send(
+        res,
+        503,
+        jsonRpcError(
+          JSONRPC_SERVER_ERROR,
+          "The authorization server's signing keys cannot be fetched right now; try again shortly.",
+          requestIdOf(body),
+        ),
+      );
+    }
+    throw err;
+  }
+}
+
+/**
+ * True for the common case the one-exchange path serves: one JSON-RPC request or notification
+ * of the 2025 era (no 2026-07-28 envelope claim, no modern MCP-Protocol-Version header) from a
+ * client that accepts JSON. Everything else goes to the SDK's handler, which owns those answers.
+ */
+function isPlainExchange(req: Request, body: unknown): body is JsonRpcRequestLike {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) return false;
+  const message = body as JsonRpcRequestLike;
+  if (message.jsonrpc !== '2.0' || typeof message.method !== 'string') return false;
+  if (message.id !== undefined && typeof message.id !== 'string' && typeof message.id !== 'number') return false;
+  if ('result' in message || 'error' in message) return false;
+  const params = message.params;
+  if (params !== undefined && (typeof params !== 'object' || params === null || Array.isArray(params))) return false;
+  const meta = params?._meta;
+  if (meta && typeof meta === 'object' && PROTOCOL_VERSION_META_KEY in meta) return false;
+  const version = req.headers['mcp-protocol-version'];
+  if (version !== undefined && !LEGACY_VERSIONS.has(version as string)) return false;
+  const accept = req.headers.accept;
+  return accept !== undefined && (accept.includes('application/json') || accept.includes('*/*'));
+}
+
+function authInfoFor(caller: McpCaller, settings: McpSettings): AuthInfo {
+  return {
+    token: '',
+    clientId: caller.clientId ?? '',
+    scopes: [...caller.scopes],
+    expiresAt: caller.expiresAt,
+    resourceMetadataUrl: settings.resourceMetadataUrl,
+    extra: { caller },
+  };
+}
+
+function send(res: Response, status: number, body: string): void {
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'application/json');
+  res.end(body);
+}

@@ -1,0 +1,179 @@
+import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
+import { ProtocolError, ProtocolErrorCode, type CallToolResult, type Tool } from '@modelcontextprotocol/server';
+import { z } from 'zod';
+import { hasScopes, type McpCaller } from '../caller';
+import {
+  MCP_TOOL_METADATA,
+  McpToolError,
+  type McpToolContext,
+  type McpToolHandler,
+  type McpToolOptions,
+} from './mcp-tool.decorator';
+
+export interface RegisteredMcpTool {
+  readonly name: string;
+  readonly requiredScopes: readonly string[];
+  readonly inputSchema: z.ZodObject;
+  readonly outputSchema?: z.ZodObject;
+  /** The `tools/list` entry, built once. */
+  readonly definition: Tool;
+  readonly handler: McpToolHandler<never>;
+}
+
+const TOOL_NAME = /^[A-Za-z0-9_.-]{1,128}$/;
+const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
+const NO_ARGUMENTS = z.object({});
+
+/**
+ * Every MCP tool of the application: methods marked with @McpTool on any NestJS provider,
+ * found at startup, plus tools registered in code. Validates definitions once (unique names,
+ * scope syntax, zod object schemas converted to JSON Schema once), filters tools/list by the
+ * caller's scopes, validates arguments and runs handlers.
+ */
+@Injectable()
+export class McpToolRegistry implements OnModuleInit {
+  private readonly logger = new Logger('McpTools');
+  private readonly tools = new Map<string, RegisteredMcpTool>();
+  private discovered = false;
+
+  constructor(
+    private readonly discovery: DiscoveryService,
+    private readonly scanner: MetadataScanner,
+    private readonly reflector: Reflector,
+  ) {}
+
+  onModuleInit(): void {
+    this.discover();
+  }
+
+  /** Finds @McpTool methods on every provider (once). */
+  discover(): void {
+    if (this.discovered) return;
+    this.discovered = true;
+    for (const wrapper of this.discovery.getProviders()) {
+      const instance: unknown = wrapper.instance;
+      if (!instance || typeof instance !== 'object' || !wrapper.isDependencyTreeStatic()) continue;
+      const prototype = Object.getPrototypeOf(instance) as object | null;
+      if (!prototype) continue;
+      for (const method of this.scanner.getAllMethodNames(prototype)) {
+        const fn = (instance as Record<string, unknown>)[method];
+        if (typeof fn !== 'function') continue;
+        const options = this.reflector.get<McpToolOptions | undefined>(MCP_TOOL_METADATA, fn);
+        if (options) this.register(options, (fn as McpToolHandler<Record<string, unknown>>).bind(instance));
+      }
+    }
+  }
+
+  /** Adds a tool; throws a TypeError on a bad or duplicate definition (a programming mistake). */
+  register<Input extends z.ZodObject>(
+    options: McpToolOptions<Input>,
+    handler: McpToolHandler<z.infer<Input>>,
+  ): RegisteredMcpTool {
+    const { name } = options;
+    if (!TOOL_NAME.test(name)) throw new TypeError(`MCP tool name "${name}" must match ${TOOL_NAME}`);
+    if (this.tools.has(name)) throw new TypeError(`MCP tool "${name}" is registered twice`);
+    if (!options.description?.trim()) throw new TypeError(`MCP tool "${name}" needs a description`);
+    const requiredScopes = Object.freeze([...new Set(options.requiredScopes ?? [])]);
+    for (const scope of requiredScopes) {
+      if (!SCOPE_TOKEN.test(scope)) throw new TypeError(`MCP tool "${name}": "${scope}" is not an OAuth scope`);
+    }
+    const inputSchema = options.inputSchema ?? NO_ARGUMENTS;
+    if (!(inputSchema instanceof z.ZodObject)) throw new TypeError(`MCP tool "${name}": inputSchema must be z.object(…)`);
+    if (options.outputSchema && !(options.outputSchema instanceof z.ZodObject)) {
+      throw new TypeError(`MCP tool "${name}": outputSchema must be z.object(…)`);
+    }
+    const definition: Tool = {
+      name,
+      ...(options.title ? { title: options.title } : {}),
+      description: options.description,
+      inputSchema: jsonSchemaOf(inputSchema, 'input') as Tool['inputSchema'],
+      ...(options.outputSchema
+        ? { outputSchema: jsonSchemaOf(options.outputSchema, 'output') as Tool['outputSchema'] }
+        : {}),
+      ...(options.annotations ? { annotations: options.annotations } : {}),
+    };
+    const tool: RegisteredMcpTool = {
+      name,
+      requiredScopes,
+      inputSchema,
+      outputSchema: options.outputSchema,
+      definition,
+      handler: handler as McpToolHandler<never>,
+    };
+    this.tools.set(name, tool);
+    return tool;
+  }
+
+  get(name: string): RegisteredMcpTool | undefined {
+    return this.tools.get(name);
+  }
+
+  all(): RegisteredMcpTool[] {
+    return [...this.tools.values()];
+  }
+
+  /** Every scope some tool requires. */
+  requiredScopes(): string[] {
+    return [...new Set(this.all().flatMap((t) => t.requiredScopes))];
+  }
+
+  /** tools/list: only what this caller may call. */
+  listFor(caller: Pick<McpCaller, 'scopes'>): { tools: Tool[] } {
+    const tools: Tool[] = [];
+    for (const tool of this.tools.values()) {
+      if (hasScopes(caller, tool.requiredScopes)) tools.push(tool.definition);
+    }
+    return { tools };
+  }
+
+  /** tools/call. Unknown tool: a JSON-RPC error; bad arguments or a failing tool: an error result. */
+  async call(
+    name: string,
+    args: unknown,
+    caller: McpCaller,
+    context: McpToolContext,
+  ): Promise<CallToolResult> {
+    const tool = this.tools.get(name);
+    if (!tool) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${name}`);
+    if (!hasScopes(caller, tool.requiredScopes)) {
+      // The HTTP layer answers 403 before getting here; this is the belt to those braces.
+      return errorResult(`The tool ${name} needs the scopes: ${tool.requiredScopes.join(' ')}.`);
+    }
+    const parsed = tool.inputSchema.safeParse(args ?? {});
+    if (!parsed.success) {
+      return errorResult(`Invalid arguments for tool ${name}:\n${z.prettifyError(parsed.error)}`);
+    }
+    let value: unknown;
+    try {
+      value = await tool.handler(parsed.data as never, caller, context);
+    } catch (err) {
+      if (err instanceof McpToolError) return errorResult(err.message);
+      this.logger.error({ err, tool: name }, 'MCP tool failed');
+      return errorResult(`The tool ${name} failed. The error has been logged.`);
+    }
+    return toResult(value, tool);
+  }
+}
+
+function jsonSchemaOf(schema: z.ZodObject, io: 'input' | 'output'): Record<string, unknown> {
+  const json = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as Record<string, unknown>;
+  delete json.$schema;
+  return json;
+}
+
+function errorResult(text: string): CallToolResult {
+  return { content: [{ type: 'text', text }], isError: true };
+}
+
+function toResult(value: unknown, tool: RegisteredMcpTool): CallToolResult {
+  if (typeof value === 'string') return { content: [{ type: 'text', text: value }] };
+  if (value && typeof value === 'object' && Array.isArray((value as { content?: unknown }).content)) {
+    return value as CallToolResult;
+  }
+  const text = JSON.stringify(value ?? null);
+  if (tool.outputSchema && value && typeof value === 'object') {
+    return { content: [{ type: 'text', text }], structuredContent: value as Record<string, unknown> };
+  }
+  return { content: [{ type: 'text', text }] };
+}

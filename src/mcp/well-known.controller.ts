@@ -1,0 +1,91 @@
+import { Controller, Get, Header, Inject, Res } from '@nestjs/common';
+import type { Response } from 'express';
+import { escapeHtml, renderPage } from '../common/html';
+import { ServiceUnavailableError } from '../common/errors';
+import { AuthkitMetadataService, type MetadataKind } from './auth/authkit-metadata.service';
+import { MCP_SETTINGS, type McpSettings } from './mcp-settings';
+import { ProtectedResourceMetadata } from './protected-resource';
+import { McpToolRegistry } from './tools/tool-registry';
+
+/** The discovery documents MCP clients read before they authorize, and a page for people. */
+@Controller()
+export class WellKnownController {
+  constructor(
+    @Inject(MCP_SETTINGS) private readonly settings: McpSettings,
+    private readonly resource: ProtectedResourceMetadata,
+    private readonly authkit: AuthkitMetadataService,
+    private readonly tools: McpToolRegistry,
+  ) {}
+
+  @Get('.well-known/oauth-protected-resource/mcp')
+  protectedResourceForMcp(@Res() res: Response): void {
+    this.sendResource(res);
+  }
+
+  @Get('.well-known/oauth-protected-resource')
+  protectedResource(@Res() res: Response): void {
+    this.sendResource(res);
+  }
+
+  /** AuthKit's own metadata, served through (cached) for clients that look for it here. */
+  @Get('.well-known/oauth-authorization-server')
+  oauthServer(@Res() res: Response): Promise<void> {
+    return this.sendAuthkit(res, 'oauth-authorization-server');
+  }
+
+  @Get('.well-known/openid-configuration')
+  openidConfiguration(@Res() res: Response): Promise<void> {
+    return this.sendAuthkit(res, 'openid-configuration');
+  }
+
+  @Get('docs/mcp')
+  @Header('Content-Type', 'text/html; charset=utf-8')
+  @Header('Cache-Control', 'public, max-age=300')
+  docs(): string {
+    const s = this.settings;
+    const tools = this.tools
+      .all()
+      .map(
+        (t) =>
+          `<li><code>${escapeHtml(t.name)}</code>: ${escapeHtml(t.definition.description)}` +
+          (t.requiredScopes.length ? ` <small>(scopes: ${escapeHtml(t.requiredScopes.join(' '))})</small>` : '') +
+          '</li>',
+      )
+      .join('');
+    return renderPage({
+      title: `Connect an MCP client to ${s.resourceName}`,
+      body:
+        `<p>MCP server URL (Streamable HTTP):<br><code>${escapeHtml(s.resourceUrl)}</code></p>` +
+        `<p>Add it as a custom connector (Claude: Settings → Connectors → Add custom connector) or in ` +
+        `MCP Inspector (transport "Streamable HTTP"). The client signs you in through ` +
+        `<code>${escapeHtml(s.issuer ?? '(not configured)')}</code> with your usual account.</p>` +
+        `<p>Tools:</p><ul>${tools}</ul>`,
+    });
+  }
+
+  private sendResource(res: Response): void {
+    const body = this.resource.json();
+    if (body === undefined) {
+      throw new ServiceUnavailableError('mcp_not_configured', 'The MCP endpoint is not configured (AUTHKIT_DOMAIN).');
+    }
+    res.status(200).setHeader('Content-Type', 'application/json');
+    res.setHeader('Cache-Control', 'public, max-age=300');
+    res.end(body);
+  }
+
+  private async sendAuthkit(res: Response, kind: MetadataKind): Promise<void> {
+    let text: string;
+    try {
+      ({ text } = await this.authkit.get(kind));
+    } catch (err) {
+      throw new ServiceUnavailableError(
+        'authkit_unavailable',
+        'The authorization server metadata cannot be fetched right now; try again shortly.',
+        { cause: err },
+      );
+    }
+    res.status(200).setHeader('Content-Type', 'application/json');
+    res.setHeader('Cache-Control', 'public, max-age=300');
+    res.end(text);
+  }
+}
