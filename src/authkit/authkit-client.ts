@@ -62,7 +62,11 @@ export class WorkOSAuthKitClient extends AuthKitClient {
 }
 
 /** The completion's redirect_uri is followed only to the AuthKit domain's origin. */
-export function isAllowedRedirect(uri: string, authkitDomain: string | undefined, production: boolean): boolean {
+export function isAllowedRedirect(
+  uri: string,
+  authkitDomain: string | undefined,
+  production: boolean,
+): boolean {
   if (!authkitDomain) return false;
   let target: URL;
   try {

@@ -52,11 +52,13 @@ export function classifyCompletionError(err: unknown): CompletionFailure {
   if (status === undefined || status === 408 || status === 429 || status >= 500) {
     return { kind: 'unknown', code: 'authkit_unavailable', status, detail };
   }
-  if (status === 401 || status === 403) return { kind: 'config', code: 'authkit_misconfigured', status, detail };
+  if (status === 401 || status === 403)
+    return { kind: 'config', code: 'authkit_misconfigured', status, detail };
   if (isDocumented(bodyCode)) return { kind: 'rejected', code: bodyCode, status, detail };
   if (status === 409) {
     return { kind: 'rejected', code: 'external_auth_session_already_completed', status, detail };
   }
-  if (status === 404 || status === 410) return { kind: 'rejected', code: 'external_auth_expired', status, detail };
+  if (status === 404 || status === 410)
+    return { kind: 'rejected', code: 'external_auth_expired', status, detail };
   return { kind: 'rejected', code: 'authkit_rejected', status, detail };
 }

@@ -25,7 +25,19 @@ const csv = z.string().transform((v) =>
 );
 
 /** Claims AuthKit sets itself: a consent option may not name them. */
-const RESERVED_CLAIMS = ['sub', 'iss', 'aud', 'exp', 'iat', 'nbf', 'jti', 'sid', 'scope', 'client_id', 'org_id'];
+const RESERVED_CLAIMS = [
+  'sub',
+  'iss',
+  'aud',
+  'exp',
+  'iat',
+  'nbf',
+  'jti',
+  'sid',
+  'scope',
+  'client_id',
+  'org_id',
+];
 
 /** `user_consent_options` sent with every completion: a JSON array, checked at boot. */
 const userConsentOptions = z
@@ -44,8 +56,10 @@ const userConsentOptions = z
         z.object({
           claim: z
             .string()
-            .regex(/^[A-Za-z0-9_:.\/-]{1,100}$/, { message: 'claim must be a plain claim name' })
-            .refine((c) => !RESERVED_CLAIMS.includes(c), { message: 'claim must not be a reserved JWT claim' }),
+            .regex(/^[A-Za-z0-9_:./-]{1,100}$/, { message: 'claim must be a plain claim name' })
+            .refine((c) => !RESERVED_CLAIMS.includes(c), {
+              message: 'claim must not be a reserved JWT claim',
+            }),
           type: z.literal('enum'),
           label: z.string().min(1).max(100),
           choices: z
@@ -88,7 +102,9 @@ export const envSchema = z.object({
     z
       .string()
       .transform((v) => v.split(/[\s,]+/).filter(Boolean))
-      .pipe(z.array(z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, { message: 'must be OAuth scope tokens' }))),
+      .pipe(
+        z.array(z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, { message: 'must be OAuth scope tokens' })),
+      ),
   ),
   MCP_RESOURCE_NAME: optional(z.string().min(1).max(200)).default('connect-bridge'),
   MCP_DOCUMENTATION_URL: optional(url('documentation for people connecting MCP clients')),

@@ -24,7 +24,8 @@ export class DemoUserSeeder implements OnApplicationBootstrap {
   async onApplicationBootstrap(): Promise<void> {
     if (!this.config.demo || this.config.legacy.strategy !== 'local') return;
     const password = randomBytes(9).toString('base64url');
-    if (await this.users.findByEmail(DEMO_USER.email)) await this.users.setPassword(DEMO_USER.email, password);
+    if (await this.users.findByEmail(DEMO_USER.email))
+      await this.users.setPassword(DEMO_USER.email, password);
     else await this.users.create({ ...DEMO_USER, password });
     this.password = password;
     this.logger.log(`Demo sign-in: ${DEMO_USER.email} / ${password}`);

@@ -42,8 +42,15 @@ describe('JwtCookieService', () => {
 
   it('uses configured claim names', async () => {
     const t = await token({ uid: 77, mail: 'c@d.co', fn: 'Cy', ln: 'Dee' });
-    const s = new JwtCookieService(options({ claims: { id: 'uid', email: 'mail', firstName: 'fn', lastName: 'ln' } }));
-    await expect(s.verify(`session=${t}`)).resolves.toEqual({ id: '77', email: 'c@d.co', firstName: 'Cy', lastName: 'Dee' });
+    const s = new JwtCookieService(
+      options({ claims: { id: 'uid', email: 'mail', firstName: 'fn', lastName: 'ln' } }),
+    );
+    await expect(s.verify(`session=${t}`)).resolves.toEqual({
+      id: '77',
+      email: 'c@d.co',
+      firstName: 'Cy',
+      lastName: 'Dee',
+    });
   });
 
   it('answers null without the cookie', async () => {
@@ -58,15 +65,26 @@ describe('JwtCookieService', () => {
     ['from another issuer', () => token({}, { iss: 'evil' })],
     ['for another audience', () => token({}, { aud: 'other' })],
     ['garbage', async () => 'not.a.jwt'],
-    ['unsigned (alg none)', async () => `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from('{"sub":"u1","email":"a@b.co"}').toString('base64url')}.`],
+    [
+      'unsigned (alg none)',
+      async () =>
+        `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from('{"sub":"u1","email":"a@b.co"}').toString('base64url')}.`,
+    ],
     ['oversized', async () => 'a'.repeat(9000)],
   ])('answers null (not signed in) for a token %s', async (_what, make) => {
     await expect(new JwtCookieService(options()).verify(`session=${await make()}`)).resolves.toBeNull();
   });
 
   it('refuses a valid token without the mapped email', async () => {
-    const t = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('u1').setIssuer('legacy').setAudience('bridge').sign(key);
-    await expect(new JwtCookieService(options()).verify(`session=${t}`)).rejects.toBeInstanceOf(LegacyInvalidUserError);
+    const t = await new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('u1')
+      .setIssuer('legacy')
+      .setAudience('bridge')
+      .sign(key);
+    await expect(new JwtCookieService(options()).verify(`session=${t}`)).rejects.toBeInstanceOf(
+      LegacyInvalidUserError,
+    );
   });
 
   it('verifies asymmetric tokens against a key set', async () => {
@@ -80,7 +98,10 @@ describe('JwtCookieService', () => {
       .setAudience('bridge')
       .setExpirationTime('5m')
       .sign(privateKey);
-    const s = new JwtCookieService(options({ secret: undefined, jwksUrl: 'https://legacy.test/jwks', algorithms: ['ES256'] }), jwks);
+    const s = new JwtCookieService(
+      options({ secret: undefined, jwksUrl: 'https://legacy.test/jwks', algorithms: ['ES256'] }),
+      jwks,
+    );
     await expect(s.verify(`session=${t}`)).resolves.toMatchObject({ id: 'u1' });
   });
 
@@ -89,12 +110,18 @@ describe('JwtCookieService', () => {
     const failing = (async () => {
       throw new errors.JWKSTimeout();
     }) as unknown as JWTVerifyGetKey;
-    const s = new JwtCookieService(options({ secret: undefined, jwksUrl: 'https://legacy.test/jwks' }), failing);
+    const s = new JwtCookieService(
+      options({ secret: undefined, jwksUrl: 'https://legacy.test/jwks' }),
+      failing,
+    );
     await expect(s.verify(`session=${t}`)).rejects.toBeInstanceOf(LegacyUnavailableError);
     const broken = (async () => {
       throw new TypeError('fetch failed');
     }) as unknown as JWTVerifyGetKey;
-    const s2 = new JwtCookieService(options({ secret: undefined, jwksUrl: 'https://legacy.test/jwks' }), broken);
+    const s2 = new JwtCookieService(
+      options({ secret: undefined, jwksUrl: 'https://legacy.test/jwks' }),
+      broken,
+    );
     await expect(s2.verify(`session=${t}`)).rejects.toThrow(/could not be fetched/);
   });
 });

@@ -55,7 +55,8 @@ export class LegacyAuthenticator {
       const middleware = this.passport.authenticate(
         name,
         { session: false },
-        (err: unknown, user: LegacyUser | false, info: unknown) => (err ? reject(err) : resolve({ user, info })),
+        (err: unknown, user: LegacyUser | false, info: unknown) =>
+          err ? reject(err) : resolve({ user, info }),
       ) as (req: Request, res: Response, next: (err?: unknown) => void) => void;
       middleware(req, res, (err?: unknown) => (err ? reject(err) : resolve({ user: false })));
     });

@@ -10,7 +10,10 @@ import { SessionIntrospectionStrategy } from './strategies/session-introspection
 import { LEGACY_SESSION_STRATEGY } from './strategies/session-lookup.strategy';
 
 /** Builds this app's Passport instance with the strategy LEGACY_AUTH_STRATEGY names. */
-export function buildLegacyPassport(config: AppConfig, localLogin: LocalLoginService): passport.Authenticator {
+export function buildLegacyPassport(
+  config: AppConfig,
+  localLogin: LocalLoginService,
+): passport.Authenticator {
   const instance = new passport.Authenticator();
   const legacy = config.legacy;
   switch (legacy.strategy) {

@@ -10,6 +10,10 @@ export class LegacyUnavailableError extends DomainError {
 /** The legacy app vouched for a user the bridge cannot hand to AuthKit (no id, bad email, …). */
 export class LegacyInvalidUserError extends DomainError {
   constructor(readonly problems: string[]) {
-    super('legacy_invalid_user', `The sign-in service described the user unusably: ${problems.join('; ')}`, 502);
+    super(
+      'legacy_invalid_user',
+      `The sign-in service described the user unusably: ${problems.join('; ')}`,
+      502,
+    );
   }
 }

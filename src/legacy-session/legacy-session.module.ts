@@ -21,7 +21,8 @@ import { RateLimiterService } from './rate-limiter.service';
     {
       provide: LEGACY_PASSPORT,
       inject: [APP_CONFIG, LocalLoginService],
-      useFactory: (config: AppConfig, localLogin: LocalLoginService) => buildLegacyPassport(config, localLogin),
+      useFactory: (config: AppConfig, localLogin: LocalLoginService) =>
+        buildLegacyPassport(config, localLogin),
     },
     LegacyAuthenticator,
     DemoUserSeeder,

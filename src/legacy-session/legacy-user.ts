@@ -49,15 +49,13 @@ export const legacyUserSchema = z
     last_name: name,
     metadata: metadata.nullish(),
   })
-  .transform(
-    (u): LegacyUser => ({
-      id: u.id,
-      email: u.email,
-      ...(u.first_name ? { firstName: u.first_name } : {}),
-      ...(u.last_name ? { lastName: u.last_name } : {}),
-      ...(u.metadata && Object.keys(u.metadata).length ? { metadata: u.metadata } : {}),
-    }),
-  );
+  .transform((u): LegacyUser => ({
+    id: u.id,
+    email: u.email,
+    ...(u.first_name ? { firstName: u.first_name } : {}),
+    ...(u.last_name ? { lastName: u.last_name } : {}),
+    ...(u.metadata && Object.keys(u.metadata).length ? { metadata: u.metadata } : {}),
+  }));
 
 /** Parses untrusted user JSON; `null` with the reasons when it is not usable. */
 export function parseLegacyUser(

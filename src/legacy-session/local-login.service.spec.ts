@@ -5,7 +5,10 @@ import { RateLimiterService, type LoginRateLimits } from './rate-limiter.service
 
 /** An in-memory stand-in for the database-backed counters. */
 class FakeLimiter {
-  limits: LoginRateLimits = { perIp: { limit: 3, windowSeconds: 60 }, perAccount: { limit: 2, windowSeconds: 60 } };
+  limits: LoginRateLimits = {
+    perIp: { limit: 3, windowSeconds: 60 },
+    perAccount: { limit: 2, windowSeconds: 60 },
+  };
   counts = new Map<string, number>();
   async hit(key: string) {
     const count = (this.counts.get(key) ?? 0) + 1;
@@ -49,7 +52,9 @@ describe('LocalLoginService', () => {
   it('counts failures per account and locks it before checking the password', async () => {
     const { service, verifyPassword } = setup(ok);
     for (const ip of ['1.1.1.1', '2.2.2.2']) {
-      await expect(service.attempt('A@B.co ', 'wrong', ip)).resolves.toMatchObject({ code: 'invalid_credentials' });
+      await expect(service.attempt('A@B.co ', 'wrong', ip)).resolves.toMatchObject({
+        code: 'invalid_credentials',
+      });
     }
     verifyPassword.mockClear();
     const locked = await service.attempt('a@b.co', 'right', '3.3.3.3');
@@ -67,7 +72,9 @@ describe('LocalLoginService', () => {
   it('limits attempts per IP, whatever the account', async () => {
     const { service } = setup(ok);
     for (const email of ['x@b.co', 'y@b.co', 'z@b.co']) await service.attempt(email, 'wrong', '9.9.9.9');
-    await expect(service.attempt('a@b.co', 'right', '9.9.9.9')).resolves.toMatchObject({ code: 'rate_limited' });
+    await expect(service.attempt('a@b.co', 'right', '9.9.9.9')).resolves.toMatchObject({
+      code: 'rate_limited',
+    });
     await expect(service.attempt('a@b.co', 'right', '8.8.8.8')).resolves.toMatchObject({ ok: true });
   });
 

@@ -33,7 +33,10 @@ export class LocalLoginService {
 
   async attempt(email: unknown, password: unknown, ip: string | undefined): Promise<LoginAttempt> {
     const { perIp, perAccount } = this.limiter.limits;
-    const ipState = await this.limiter.hit(RateLimiterService.key('ip', ip ?? 'unknown'), perIp.windowSeconds);
+    const ipState = await this.limiter.hit(
+      RateLimiterService.key('ip', ip ?? 'unknown'),
+      perIp.windowSeconds,
+    );
     if (ipState.count > perIp.limit) {
       return { ok: false, code: 'rate_limited', retryAfterSeconds: ipState.retryAfterSeconds };
     }

@@ -24,12 +24,16 @@ function setup(rows: LocalUser[]) {
   };
   const prisma = {
     localUser: {
-      findUnique: jest.fn(async ({ where }: { where: { email?: string; id?: string } }) =>
-        rows.find((r) => (where.email ? r.email === where.email : r.id === where.id)) ?? null,
+      findUnique: jest.fn(
+        async ({ where }: { where: { email?: string; id?: string } }) =>
+          rows.find((r) => (where.email ? r.email === where.email : r.id === where.id)) ?? null,
       ),
     },
   };
-  const service = new LocalUsersService(prisma as unknown as PrismaClient, hasher as unknown as PasswordHasher);
+  const service = new LocalUsersService(
+    prisma as unknown as PrismaClient,
+    hasher as unknown as PasswordHasher,
+  );
   return { service, hasher, prisma };
 }
 

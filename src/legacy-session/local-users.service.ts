@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import type { LocalUser, PrismaClient } from '../generated/prisma/client';
-import { ConflictError, DomainError } from '../common/errors';
+import { ConflictError, DomainError, NotFoundError } from '../common/errors';
 import { PrismaService } from '../database/prisma.service';
 import { withPrismaErrors } from '../database/prisma-errors';
 import type { LegacyUser } from './legacy-user';
@@ -66,17 +66,29 @@ export class LocalUsersService {
         },
       }),
     ).catch((err: unknown) => {
-      if (err instanceof ConflictError) throw new ConflictError(`A user with the email ${email} already exists.`);
+      if (err instanceof ConflictError)
+        throw new ConflictError(`A user with the email ${email} already exists.`);
       throw err;
     });
   }
 
   async setPassword(email: string, password: string): Promise<void> {
     checkPasswordPolicy(password);
-    await this.prisma.localUser.update({
+    const passwordHash = await this.hasher.hash(password);
+    await this.updateByEmail(email, { passwordHash });
+  }
+
+  /** A disabled user cannot sign in, and an existing session of theirs stops counting. */
+  async setDisabled(email: string, disabled: boolean): Promise<void> {
+    await this.updateByEmail(email, { disabled });
+  }
+
+  private async updateByEmail(email: string, data: { passwordHash?: string; disabled?: boolean }) {
+    const { count } = await this.prisma.localUser.updateMany({
       where: { email: normalizeEmail(email) },
-      data: { passwordHash: await this.hasher.hash(password) },
+      data,
     });
+    if (count === 0) throw new NotFoundError(`There is no user with the email ${normalizeEmail(email)}.`);
   }
 
   findByEmail(email: string): Promise<LocalUser | null> {
@@ -102,7 +114,8 @@ export class LocalUsersService {
       await this.hasher.verify(await this.getDummyHash(), password);
       return { ok: false, code: 'invalid_credentials' };
     }
-    if (!(await this.hasher.verify(user.passwordHash, password))) return { ok: false, code: 'invalid_credentials' };
+    if (!(await this.hasher.verify(user.passwordHash, password)))
+      return { ok: false, code: 'invalid_credentials' };
     if (user.disabled) return { ok: false, code: 'user_disabled', userId: user.id };
     return { ok: true, user: toLegacyUser(user) };
   }

@@ -43,22 +43,22 @@ export class RateLimiterService {
   async hit(key: string, windowSeconds: number): Promise<RateLimitState> {
     const rows = await this.prisma.$queryRaw<Array<{ count: number; retry_after: number }>>`
       INSERT INTO rate_limit_counters (key, count, reset_at)
-      VALUES (${key}, 1, (now() AT TIME ZONE 'UTC') + ${windowSeconds}::int * interval '1 second')
+      VALUES (${key}, 1, (now() AT TIME ZONE 'UTC')::timestamp(3) + ${windowSeconds}::int * interval '1 second')
       ON CONFLICT (key) DO UPDATE SET
-        count = CASE WHEN rate_limit_counters.reset_at <= (now() AT TIME ZONE 'UTC') THEN 1
+        count = CASE WHEN rate_limit_counters.reset_at <= (now() AT TIME ZONE 'UTC')::timestamp(3) THEN 1
                      ELSE rate_limit_counters.count + 1 END,
-        reset_at = CASE WHEN rate_limit_counters.reset_at <= (now() AT TIME ZONE 'UTC') THEN EXCLUDED.reset_at
+        reset_at = CASE WHEN rate_limit_counters.reset_at <= (now() AT TIME ZONE 'UTC')::timestamp(3) THEN EXCLUDED.reset_at
                         ELSE rate_limit_counters.reset_at END
       RETURNING count,
-        CEIL(EXTRACT(EPOCH FROM (reset_at - (now() AT TIME ZONE 'UTC'))))::int AS retry_after`;
+        CEIL(EXTRACT(EPOCH FROM (reset_at - (now() AT TIME ZONE 'UTC')::timestamp(3))))::int AS retry_after`;
     return { count: Number(rows[0].count), retryAfterSeconds: Math.max(1, Number(rows[0].retry_after)) };
   }
 
   /** The count in the current window without adding to it. */
   async peek(key: string): Promise<RateLimitState> {
     const rows = await this.prisma.$queryRaw<Array<{ count: number; retry_after: number }>>`
-      SELECT count, CEIL(EXTRACT(EPOCH FROM (reset_at - (now() AT TIME ZONE 'UTC'))))::int AS retry_after
-      FROM rate_limit_counters WHERE key = ${key} AND reset_at > (now() AT TIME ZONE 'UTC')`;
+      SELECT count, CEIL(EXTRACT(EPOCH FROM (reset_at - (now() AT TIME ZONE 'UTC')::timestamp(3))))::int AS retry_after
+      FROM rate_limit_counters WHERE key = ${key} AND reset_at > (now() AT TIME ZONE 'UTC')::timestamp(3)`;
     return rows.length
       ? { count: Number(rows[0].count), retryAfterSeconds: Math.max(1, Number(rows[0].retry_after)) }
       : { count: 0, retryAfterSeconds: 0 };

@@ -17,12 +17,19 @@ const json = (status: number, body: unknown) =>
   new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
 
 const service = (fetchFn: typeof fetch, cookieNames?: string[], timeoutMs = 1000) =>
-  new SessionIntrospectionService({ sessionUrl: 'https://legacy.test/api/session', cookieNames, timeoutMs }, fetchFn);
+  new SessionIntrospectionService(
+    { sessionUrl: 'https://legacy.test/api/session', cookieNames, timeoutMs },
+    fetchFn,
+  );
 
 describe('SessionIntrospectionService', () => {
   it('answers the user for a 200 with valid user JSON', async () => {
     const f = fakeFetch(() => json(200, { id: 'u1', email: 'a@b.co', first_name: 'Ann' }));
-    await expect(service(f.fn).introspect('sid=1')).resolves.toEqual({ id: 'u1', email: 'a@b.co', firstName: 'Ann' });
+    await expect(service(f.fn).introspect('sid=1')).resolves.toEqual({
+      id: 'u1',
+      email: 'a@b.co',
+      firstName: 'Ann',
+    });
   });
 
   it('sends the cookies (not the bridge own), asks for JSON and refuses to follow redirects', async () => {
@@ -55,8 +62,12 @@ describe('SessionIntrospectionService', () => {
   });
 
   it.each([204, 302, 400, 404, 500, 503])('treats HTTP %i as the legacy app unavailable', async (status) => {
-    const f = fakeFetch(() => new Response(null, { status, headers: status === 302 ? { location: '/login' } : {} }));
-    const err = await service(f.fn).introspect('sid=1').catch((e: unknown) => e);
+    const f = fakeFetch(
+      () => new Response(null, { status, headers: status === 302 ? { location: '/login' } : {} }),
+    );
+    const err = await service(f.fn)
+      .introspect('sid=1')
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(LegacyUnavailableError);
     expect((err as LegacyUnavailableError).code).toBe('legacy_unavailable');
     expect((err as Error).message).toContain(`HTTP ${status}`);
@@ -69,7 +80,9 @@ describe('SessionIntrospectionService', () => {
           init.signal!.addEventListener('abort', () => reject(init.signal!.reason)),
         ),
     );
-    const err = await service(f.fn, undefined, 50).introspect('sid=1').catch((e: unknown) => e);
+    const err = await service(f.fn, undefined, 50)
+      .introspect('sid=1')
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(LegacyUnavailableError);
     expect((err as Error).message).toContain('no answer within 50 ms');
   });

@@ -91,7 +91,8 @@ export const LOGIN_FAILURES = {
   authkit_misconfigured: {
     status: 503,
     title: 'Sign-in is not available',
-    message: 'This service is not set up correctly to finish sign-ins. It has been logged; ask your administrator.',
+    message:
+      'This service is not set up correctly to finish sign-ins. It has been logged; ask your administrator.',
   },
   redirect_rejected: {
     status: 502,
@@ -102,7 +103,8 @@ export const LOGIN_FAILURES = {
   legacy_unavailable: {
     status: 503,
     title: 'The sign-in service is unavailable',
-    message: 'We could not check whether you are signed in, because the sign-in service did not answer. Try again in a moment.',
+    message:
+      'We could not check whether you are signed in, because the sign-in service did not answer. Try again in a moment.',
   },
   legacy_invalid_user: {
     status: 502,

@@ -12,7 +12,8 @@ const PAGE_HEADERS: Record<string, string> = {
   'Referrer-Policy': 'no-referrer',
   'X-Content-Type-Options': 'nosniff',
   'X-Frame-Options': 'DENY',
-  'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'",
+  'Content-Security-Policy':
+    "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'",
 };
 
 /**
@@ -68,6 +69,9 @@ export class LoginController {
       res.redirect(out.status, out.redirect);
       return;
     }
-    res.status(out.status).type('html').send(out.html ?? '');
+    res
+      .status(out.status)
+      .type('html')
+      .send(out.html ?? '');
   }
 }

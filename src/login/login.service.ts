@@ -91,7 +91,8 @@ export class LoginService {
       strategy: this.legacy.strategy,
       ttlSeconds,
     });
-    const cookie = { name: txCookieName(tx.id), value: bindingSecret, maxAgeMs: ttlSeconds * 1000 };
+    // The cookie outlives the transaction by an hour, so a late visit hears "expired", not "unknown".
+    const cookie = { name: txCookieName(tx.id), value: bindingSecret, maxAgeMs: (ttlSeconds + 3600) * 1000 };
     return this.proceed(ctx, { tx, secret: bindingSecret, cookies: [cookie] });
   }
 
@@ -137,7 +138,10 @@ export class LoginService {
     if (!attempt.ok) {
       await this.record(ctx, 'failure', attempt.code, flow.tx, { id: attempt.userId, email });
       if (attempt.code === 'user_disabled') {
-        return this.page(flow, 'user_disabled', { resumeTxId: flow.tx.id, resumeLabel: 'Use another account' });
+        return this.page(flow, 'user_disabled', {
+          resumeTxId: flow.tx.id,
+          resumeLabel: 'Use another account',
+        });
       }
       const rateLimited = attempt.code === 'rate_limited';
       const minutes = Math.ceil((attempt.retryAfterSeconds ?? 60) / 60);
@@ -205,7 +209,8 @@ export class LoginService {
   /** Not signed in: the local form, or the legacy login with a return_to that resumes this flow. */
   private async sendToSignIn(ctx: LoginContext, flow: Flow, via?: string): Promise<LoginResponse> {
     if (this.legacy.strategy === 'local') {
-      if (!flow.tx.loginRedirectAt) flow.tx = await this.transactions.update(flow.tx.id, { loginRedirectAt: new Date() });
+      if (!flow.tx.loginRedirectAt)
+        flow.tx = await this.transactions.update(flow.tx.id, { loginRedirectAt: new Date() });
       return { status: 200, html: signInPage(this.form(flow)), cookies: flow.cookies };
     }
     flow.tx = await this.transactions.update(flow.tx.id, {
@@ -213,7 +218,10 @@ export class LoginService {
       legacyRedirects: { increment: 1 },
     });
     const target = new URL(via ?? this.config.legacy.loginUrl!);
-    target.searchParams.set(this.config.legacy.returnToParam, `${this.config.publicUrl}${resumePath(flow.tx.id)}`);
+    target.searchParams.set(
+      this.config.legacy.returnToParam,
+      `${this.config.publicUrl}${resumePath(flow.tx.id)}`,
+    );
     return this.redirect(ctx, target.toString(), flow.cookies);
   }
 
@@ -251,8 +259,13 @@ export class LoginService {
       this.logger.error({ tx: tx.id }, 'completion returned a redirect_uri outside the AuthKit domain');
       return this.fail(ctx, 'redirect_rejected', { flow, user });
     }
-    await this.transactions.markCompleted(tx.id);
-    await this.links.recordLogin(user);
+    // AuthKit has completed: whatever happens to our bookkeeping, the browser must get its redirect.
+    try {
+      await this.transactions.markCompleted(tx.id);
+      await this.links.recordLogin(user);
+    } catch (err) {
+      this.logger.error({ err, tx: tx.id }, 'completed, but could not record it');
+    }
     await this.record(ctx, 'success', 'completed', tx, user);
     this.logger.log({ tx: tx.id, ext: externalAuthIdHint(tx.externalAuthId) }, 'login completed');
     return this.redirect(ctx, redirectUri, [...flow.cookies, { name: txCookieName(tx.id) }]);
@@ -299,7 +312,8 @@ export class LoginService {
       case 'completed':
         return this.page(flow, 'login_already_completed');
       case 'failed': {
-        const code = tx.errorCode && tx.errorCode in LOGIN_FAILURES ? (tx.errorCode as LoginFailureCode) : null;
+        const code =
+          tx.errorCode && tx.errorCode in LOGIN_FAILURES ? (tx.errorCode as LoginFailureCode) : null;
         return this.page(flow, code ?? 'authkit_rejected');
       }
     }

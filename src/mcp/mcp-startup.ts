@@ -49,7 +49,12 @@ export class McpStartupChecks implements OnModuleInit, OnApplicationBootstrap {
     if (!this.keys.hasKeys()) await this.keys.refresh();
     const { keys, ageSeconds, lastError } = this.keys.status();
     if (ageSeconds !== undefined && ageSeconds * 1000 > this.settings.jwksMaxAgeMs) await this.keys.refresh();
-    return { keys, ageSeconds, ...(lastError ? { stale: true, lastError } : {}), checkedAt: new Date(this.clock.now()).toISOString() };
+    return {
+      keys,
+      ageSeconds,
+      ...(lastError ? { stale: true, lastError } : {}),
+      checkedAt: new Date(this.clock.now()).toISOString(),
+    };
   }
 }
 

@@ -33,8 +33,15 @@ import { WellKnownController } from './well-known.controller';
   imports: [DiscoveryModule],
   controllers: [McpController, WellKnownController],
   providers: [
-    { provide: MCP_SETTINGS, inject: [APP_CONFIG], useFactory: (config: AppConfig) => mcpSettingsFrom(config) },
-    { provide: MCP_FETCH, useValue: (input: string | URL | Request, init?: RequestInit) => fetch(input, init) },
+    {
+      provide: MCP_SETTINGS,
+      inject: [APP_CONFIG],
+      useFactory: (config: AppConfig) => mcpSettingsFrom(config),
+    },
+    {
+      provide: MCP_FETCH,
+      useValue: (input: string | URL | Request, init?: RequestInit) => fetch(input, init),
+    },
     Clock,
     JwksKeyStore,
     AccessTokenVerifier,

@@ -20,7 +20,9 @@ export class ProtectedResourceMetadata {
 
   /** Every scope clients may need: the ones asked for up front and every tool's (never offline_access). */
   scopesSupported(): string[] {
-    return unique([...this.settings.challengeScopes, ...this.tools.requiredScopes()]).filter((s) => !isOfflineScope(s));
+    return unique([...this.settings.challengeScopes, ...this.tools.requiredScopes()]).filter(
+      (s) => !isOfflineScope(s),
+    );
   }
 
   document(): Record<string, unknown> {

@@ -48,7 +48,9 @@ export class WellKnownController {
       .map(
         (t) =>
           `<li><code>${escapeHtml(t.name)}</code>: ${escapeHtml(t.definition.description)}` +
-          (t.requiredScopes.length ? ` <small>(scopes: ${escapeHtml(t.requiredScopes.join(' '))})</small>` : '') +
+          (t.requiredScopes.length
+            ? ` <small>(scopes: ${escapeHtml(t.requiredScopes.join(' '))})</small>`
+            : '') +
           '</li>',
       )
       .join('');
@@ -66,7 +68,10 @@ export class WellKnownController {
   private sendResource(res: Response): void {
     const body = this.resource.json();
     if (body === undefined) {
-      throw new ServiceUnavailableError('mcp_not_configured', 'The MCP endpoint is not configured (AUTHKIT_DOMAIN).');
+      throw new ServiceUnavailableError(
+        'mcp_not_configured',
+        'The MCP endpoint is not configured (AUTHKIT_DOMAIN).',
+      );
     }
     res.status(200).setHeader('Content-Type', 'application/json');
     res.setHeader('Cache-Control', 'public, max-age=300');

@@ -54,7 +54,10 @@ export class Browser {
   }
 
   /** One request, no redirect following. */
-  async request(url: string, init: { method?: string; form?: Record<string, string>; headers?: Record<string, string> } = {}): Promise<Page> {
+  async request(
+    url: string,
+    init: { method?: string; form?: Record<string, string>; headers?: Record<string, string> } = {},
+  ): Promise<Page> {
     this.history.push(url);
     const headers: Record<string, string> = { Accept: 'text/html', ...init.headers };
     const cookie = Object.entries(this.cookiesFor(url))
@@ -66,7 +69,12 @@ export class Browser {
       headers['Content-Type'] = 'application/x-www-form-urlencoded';
       body = new URLSearchParams(init.form).toString();
     }
-    const res = await fetch(url, { method: init.method ?? (body ? 'POST' : 'GET'), headers, body, redirect: 'manual' });
+    const res = await fetch(url, {
+      method: init.method ?? (body ? 'POST' : 'GET'),
+      headers,
+      body,
+      redirect: 'manual',
+    });
     this.store(url, res.headers.getSetCookie());
     return { url, status: res.status, html: await res.text(), headers: res.headers };
   }
@@ -98,7 +106,11 @@ export class Browser {
     stop?: (url: string) => boolean,
   ): Promise<Page> {
     const form = formFields(page.html, action);
-    return this.go(new URL(action, page.url).toString(), { method: 'POST', form: { ...form, ...fields } }, stop);
+    return this.go(
+      new URL(action, page.url).toString(),
+      { method: 'POST', form: { ...form, ...fields } },
+      stop,
+    );
   }
 
   private store(url: string, setCookies: string[]): void {
@@ -129,7 +141,9 @@ export function formFields(html: string, action: string): Record<string, string>
   const form = forms.find((f) => f.includes(`action="${action}"`));
   if (!form) throw new Error(`no form posting to ${action} in:\n${html}`);
   const fields: Record<string, string> = {};
-  for (const m of form.split('</form>')[0].matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) {
+  for (const m of form
+    .split('</form>')[0]
+    .matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) {
     fields[decode(m[1])] = decode(m[2]);
   }
   return fields;

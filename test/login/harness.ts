@@ -24,7 +24,16 @@ export interface Harness {
   authorizeUrl(state?: string): string;
   isClientRedirect(url: string): boolean;
   /** The login-flow audit rows, oldest first. */
-  audit(): Promise<Array<{ outcome: string; errorCode: string | null; legacyUserId: string | null; externalAuthIdHint: string | null; transactionId: string | null; email: string | null }>>;
+  audit(): Promise<
+    Array<{
+      outcome: string;
+      errorCode: string | null;
+      legacyUserId: string | null;
+      externalAuthIdHint: string | null;
+      transactionId: string | null;
+      email: string | null;
+    }>
+  >;
   close(): Promise<void>;
 }
 

@@ -1,24 +1,451 @@
 import { LocalUsersService } from '../../src/legacy-session/local-users.service';
-import { Browser, pageText } from './browser';
-import { startHarness, type Harness } from './harness';
+import { DEFAULT_LOGIN_RATE_LIMITS, RateLimiterService } from '../../src/legacy-session/rate-limiter.service';
+import { LogCapture } from '../helpers/app';
+import { Browser, formFields, pageText, type Page } from './browser';
+import { CLIENT_REDIRECT, externalAuthIdOf, startHarness, type Harness } from './harness';
 
-describe('login bridge, local strategy', () => {
+const LOCAL_FORM = '/auth/login/local';
+const CONFIRM = '/auth/login/confirm';
+
+describe('login bridge, local strategy (through the AuthKit emulator)', () => {
   let h: Harness;
+  let users: Record<'carol' | 'erin' | 'dave', { id: string; email: string; password: string }>;
+  const logs = new LogCapture();
 
   beforeAll(async () => {
-    h = await startHarness({ strategy: 'local' });
-    await h.app.get(LocalUsersService).create({ email: 'carol@example.com', password: 'carol-password', firstName: 'Carol' });
+    h = await startHarness({ strategy: 'local', logs });
+    const local = h.app.get(LocalUsersService);
+    const make = async (name: string, disabled = false) => {
+      const email = `${name}@example.com`;
+      const password = `${name}-password-1`;
+      const u = await local.create({
+        email,
+        password,
+        firstName: name[0].toUpperCase() + name.slice(1),
+        lastName: 'Example',
+      });
+      if (disabled) await h.prisma.localUser.update({ where: { id: u.id }, data: { disabled: true } });
+      return { id: u.id, email, password };
+    };
+    users = { carol: await make('carol'), erin: await make('erin'), dave: await make('dave', true) };
+    // Every request of this suite comes from 127.0.0.1: lift the per-IP limit (one test lowers it again).
+    h.app.get(RateLimiterService).limits = {
+      ...DEFAULT_LOGIN_RATE_LIMITS,
+      perIp: { limit: 10_000, windowSeconds: 900 },
+    };
   });
   afterAll(() => h.close());
 
-  it('goes from authorize through the sign-in form to the client redirect with a code', async () => {
+  /** Opens an authorize URL and follows it to the bridge's first page. */
+  const begin = (b: Browser, state?: string) => b.go(h.authorizeUrl(state));
+  const loginUrlOf = (b: Browser) => b.history.findLast((u) => u.includes('/auth/login?external_auth_id='))!;
+  const signIn = (b: Browser, page: Page, who: { email: string; password: string }) =>
+    b.submit(page, LOCAL_FORM, { email: who.email, password: who.password }, h.isClientRedirect);
+  const lastAudit = async () => (await h.audit()).at(-1);
+  const callsFor = (b: Browser) =>
+    h.emulator.completionCalls().filter((c) => c.externalAuthId === externalAuthIdOf(loginUrlOf(b)));
+
+  it('takes a browser from authorize through the sign-in form to the client redirect with a code', async () => {
     const b = new Browser();
-    const form = await b.go(h.authorizeUrl('st1'));
+    const form = await begin(b, 'state-1');
     expect(form.status).toBe(200);
     expect(pageText(form.html)).toContain('Sign in to continue');
-    const end = await b.submit(form, '/auth/login/local', { email: 'carol@example.com', password: 'carol-password' }, h.isClientRedirect);
-    const u = new URL(end.url);
-    expect(u.searchParams.get('code')).toBeTruthy();
-    expect(u.searchParams.get('state')).toBe('st1');
+    expect(b.cookieNames().some((n) => n.startsWith('cbridge_tx_'))).toBe(true);
+
+    const end = await signIn(b, form, users.carol);
+    expect(end.url.startsWith(`${CLIENT_REDIRECT}?`)).toBe(true);
+    const back = new URL(end.url);
+    expect(back.searchParams.get('code')).toMatch(/.{16,}/);
+    expect(back.searchParams.get('state')).toBe('state-1');
+
+    expect(callsFor(b)).toEqual([expect.objectContaining({ userId: users.carol.id, status: 200 })]);
+    expect(h.emulator.users()).toContainEqual(
+      expect.objectContaining({ externalId: users.carol.id, email: users.carol.email, firstName: 'Carol' }),
+    );
+    const row = await lastAudit();
+    expect(row).toMatchObject({
+      outcome: 'success',
+      errorCode: null,
+      legacyUserId: users.carol.id,
+      email: users.carol.email,
+    });
+    expect(row!.externalAuthIdHint).toMatch(/…/);
+    expect(row!.externalAuthIdHint).not.toBe(externalAuthIdOf(loginUrlOf(b)));
+    await expect(
+      h.prisma.userLink.findUnique({ where: { legacyUserId: users.carol.id } }),
+    ).resolves.toMatchObject({
+      email: users.carol.email,
+      firstName: 'Carol',
+    });
+    // The transaction cookie is gone, the bridge session stays.
+    expect(b.cookieNames()).toContain('cbridge_session');
+    expect(b.cookieNames().some((n) => n.startsWith('cbridge_tx_'))).toBe(false);
+  });
+
+  it('asks "Continue as" when the session existed before the flow, then completes', async () => {
+    const b = new Browser();
+    await signIn(b, await begin(b), users.carol);
+    const confirm = await begin(b, 'state-2');
+    expect(confirm.status).toBe(200);
+    expect(pageText(confirm.html)).toContain('You are signed in as Carol Example (carol@example.com)');
+    expect(pageText(confirm.html)).toContain('Use another account');
+    expect(
+      h.emulator.completionCalls().filter((c) => c.externalAuthId === externalAuthIdOf(b.history.at(-1)!)),
+    ).toEqual([]);
+
+    const end = await b.submit(confirm, CONFIRM, { action: 'continue' }, h.isClientRedirect);
+    expect(new URL(end.url).searchParams.get('state')).toBe('state-2');
+  });
+
+  it('"Use another account" signs the session out and completes as the person who signs in', async () => {
+    const b = new Browser();
+    await signIn(b, await begin(b), users.carol);
+    const oldSession = b.cookiesFor(`${h.url}/auth/login`).cbridge_session;
+    const confirm = await begin(b);
+    const form = await b.submit(confirm, CONFIRM, { action: 'switch' });
+    expect(form.status).toBe(200);
+    expect(pageText(form.html)).toContain('Sign in to continue');
+    expect(b.cookiesFor(`${h.url}/auth/login`).cbridge_session).toBeUndefined();
+    expect(await h.prisma.httpSession.count({ where: { idHash: { not: '' } } })).toBeGreaterThan(0);
+
+    const end = await signIn(b, form, users.erin);
+    expect(h.isClientRedirect(end.url)).toBe(true);
+    expect(callsFor(b)).toEqual([expect.objectContaining({ userId: users.erin.id, status: 200 })]);
+    expect(b.cookiesFor(`${h.url}/auth/login`).cbridge_session).not.toBe(oldSession);
+  });
+
+  it('answers a wrong password and an unknown email alike, and audits both', async () => {
+    const b = new Browser();
+    const form = await begin(b);
+    const wrong = await b.submit(form, LOCAL_FORM, { email: users.carol.email, password: 'nope-nope' });
+    const unknown = await b.submit(form, LOCAL_FORM, { email: 'nobody@example.com', password: 'nope-nope' });
+    for (const page of [wrong, unknown]) {
+      expect(page.status).toBe(401);
+      expect(pageText(page.html)).toContain('That email and password do not match an account.');
+      expect(page.html).toContain('role="alert"');
+    }
+    expect(formFields(unknown.html, LOCAL_FORM).tx).toBe(formFields(form.html, LOCAL_FORM).tx);
+    const rows = (await h.audit()).slice(-2);
+    expect(rows).toEqual([
+      expect.objectContaining({
+        outcome: 'failure',
+        errorCode: 'invalid_credentials',
+        email: users.carol.email,
+      }),
+      expect.objectContaining({
+        outcome: 'failure',
+        errorCode: 'invalid_credentials',
+        email: 'nobody@example.com',
+      }),
+    ]);
+    expect(callsFor(b)).toEqual([]);
+    // The same form still works with the right password.
+    expect(h.isClientRedirect((await signIn(b, form, users.carol)).url)).toBe(true);
+  });
+
+  it('refuses a disabled user with a page that says so', async () => {
+    const b = new Browser();
+    const page = await signIn(b, await begin(b), users.dave);
+    expect(page.status).toBe(403);
+    expect(pageText(page.html)).toContain('This account is disabled');
+    expect(await lastAudit()).toMatchObject({
+      outcome: 'failure',
+      errorCode: 'user_disabled',
+      legacyUserId: users.dave.id,
+    });
+    expect(b.cookieNames()).not.toContain('cbridge_session');
+    expect(callsFor(b)).toEqual([]);
+  });
+
+  it('rate-limits failed sign-ins per account and per IP', async () => {
+    const limiter = h.app.get(RateLimiterService);
+    const saved = limiter.limits;
+    limiter.limits = {
+      perIp: { limit: 5, windowSeconds: 900 },
+      perAccount: { limit: 3, windowSeconds: 900 },
+    };
+    await h.prisma.rateLimitCounter.deleteMany();
+    try {
+      const b = new Browser();
+      const form = await begin(b);
+      for (let i = 0; i < 3; i++) {
+        expect(
+          (await b.submit(form, LOCAL_FORM, { email: users.erin.email, password: 'bad-guess' })).status,
+        ).toBe(401);
+      }
+      const locked = await b.submit(form, LOCAL_FORM, users.erin);
+      expect(locked.status).toBe(429);
+      expect(Number(locked.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(pageText(locked.html)).toMatch(/Too many sign-in attempts\. Try again in \d+ minutes?\./);
+      expect(await lastAudit()).toMatchObject({ outcome: 'failure', errorCode: 'rate_limited' });
+
+      // Other accounts still work from this IP until the per-IP limit is spent.
+      expect(
+        (await b.submit(form, LOCAL_FORM, { email: 'x@example.com', password: 'bad-guess' })).status,
+      ).toBe(401);
+      expect(
+        (await b.submit(form, LOCAL_FORM, { email: 'y@example.com', password: 'bad-guess' })).status,
+      ).toBe(429);
+      const counters = await h.prisma.rateLimitCounter.findMany();
+      expect(counters.map((c) => c.key).join(' ')).not.toMatch(/example\.com|127\.0\.0\.1/);
+    } finally {
+      limiter.limits = saved;
+      await h.prisma.rateLimitCounter.deleteMany();
+    }
+  });
+
+  describe('security', () => {
+    it('refuses login CSRF: a forged sign-in post never signs the browser in', async () => {
+      // No transaction at all (a cross-site form aimed at the sign-in route).
+      const victim = new Browser();
+      const forged = await victim.request(`${h.url}${LOCAL_FORM}`, {
+        method: 'POST',
+        form: { email: users.carol.email, password: users.carol.password },
+      });
+      expect(forged.status).toBe(403);
+      expect(pageText(forged.html)).toContain('This sign-in cannot continue here');
+
+      // The victim's own transaction, but without its CSRF token, or from another origin.
+      const form = await begin(victim);
+      const fields = formFields(form.html, LOCAL_FORM);
+      const noToken = await victim.request(`${h.url}${LOCAL_FORM}`, {
+        method: 'POST',
+        form: { tx: fields.tx, csrf: 'forged', email: users.carol.email, password: users.carol.password },
+      });
+      expect(noToken.status).toBe(403);
+      expect(pageText(noToken.html)).toContain('This form has expired');
+      const crossOrigin = await victim.request(`${h.url}${LOCAL_FORM}`, {
+        method: 'POST',
+        headers: { Origin: 'https://evil.example' },
+        form: { ...fields, email: users.carol.email, password: users.carol.password },
+      });
+      expect(crossOrigin.status).toBe(403);
+      expect(await lastAudit()).toMatchObject({ outcome: 'failure', errorCode: 'csrf_failed' });
+      expect(victim.cookieNames()).not.toContain('cbridge_session');
+      expect(callsFor(victim)).toEqual([]);
+    });
+
+    it('prevents session fixation: a planted session id is never promoted by a sign-in', async () => {
+      const attacker = new Browser();
+      await signIn(attacker, await begin(attacker), users.erin);
+      const planted = attacker.cookiesFor(`${h.url}/auth/login`).cbridge_session;
+      expect(planted).toBeTruthy();
+
+      const victim = new Browser();
+      victim.setCookie(h.url, 'cbridge_session', planted, '/auth');
+      const confirm = await begin(victim);
+      expect(pageText(confirm.html)).toContain('erin@example.com'); // the planted session shows whose it is
+      const form = await victim.submit(confirm, CONFIRM, { action: 'switch' });
+      await signIn(victim, form, users.carol);
+      const fresh = victim.cookiesFor(`${h.url}/auth/login`).cbridge_session;
+      expect(fresh).toBeTruthy();
+      expect(fresh).not.toBe(planted);
+      // The planted id no longer signs anyone in.
+      expect(pageText((await begin(attacker)).html)).toContain('Sign in to continue');
+    });
+
+    it('does not let browser B finish a flow that browser A started', async () => {
+      const a = new Browser();
+      const formA = await begin(a);
+      const fieldsA = formFields(formA.html, LOCAL_FORM);
+      const b = new Browser();
+      await signIn(b, await begin(b), users.erin);
+
+      const resume = await b.request(`${h.url}/auth/login/resume?tx=${fieldsA.tx}`);
+      expect(resume.status).toBe(403);
+      const posted = await b.request(`${h.url}${LOCAL_FORM}`, {
+        method: 'POST',
+        form: { ...fieldsA, email: users.erin.email, password: users.erin.password },
+      });
+      expect(posted.status).toBe(403);
+      expect(pageText(posted.html)).toContain('started in another browser');
+      expect(await lastAudit()).toMatchObject({ outcome: 'failure', errorCode: 'login_transaction_invalid' });
+      expect(callsFor(a)).toEqual([]);
+    });
+
+    it('does not complete twice when the Login URI is replayed after completion', async () => {
+      const b = new Browser();
+      await signIn(b, await begin(b), users.carol);
+      const loginUrl = loginUrlOf(b);
+      const replay = await b.request(loginUrl);
+      expect(replay.status).toBe(409);
+      expect(pageText(replay.html)).toContain('This sign-in is already complete');
+      const other = await new Browser().request(loginUrl);
+      expect(other.status).toBe(409);
+      expect(callsFor(b)).toHaveLength(1);
+      expect(await lastAudit()).toMatchObject({ errorCode: 'login_already_completed' });
+    });
+
+    it('sends headers that keep pages uncached, unframed and referrer-free', async () => {
+      const page = await begin(new Browser());
+      expect(page.headers.get('cache-control')).toBe('no-store');
+      expect(page.headers.get('referrer-policy')).toBe('no-referrer');
+      expect(page.headers.get('x-frame-options')).toBe('DENY');
+      expect(page.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+    });
+
+    it('sets the transaction cookie httpOnly, SameSite=Lax, signed, under /auth', async () => {
+      const b = new Browser();
+      const first = await b.request(h.authorizeUrl());
+      const login = await fetch(first.headers.get('location')!, {
+        redirect: 'manual',
+        headers: { Accept: 'text/html' },
+      });
+      const cookie = login.headers.getSetCookie().find((c) => c.startsWith('cbridge_tx_'))!;
+      expect(cookie).toMatch(/HttpOnly/);
+      expect(cookie).toMatch(/SameSite=Lax/);
+      expect(cookie).toMatch(/Path=\/auth/);
+      expect(cookie).toMatch(/=s%3A/);
+      expect(cookie).not.toMatch(/Secure/); // http:// PUBLIC_URL; Secure when it is https
+    });
+
+    it('keeps the external_auth_id, passwords and cookies out of the logs', async () => {
+      const b = new Browser();
+      await signIn(b, await begin(b), users.carol);
+      const ext = externalAuthIdOf(loginUrlOf(b));
+      const text = logs.text;
+      expect(text).toContain('login completed');
+      expect(text).not.toContain(ext);
+      expect(text).not.toContain(users.carol.password);
+      expect(text).not.toContain(b.cookiesFor(`${h.url}/auth/login`).cbridge_session);
+    });
+  });
+
+  describe('each failure ends in a page a person understands', () => {
+    it.each([
+      ['no external_auth_id', ''],
+      ['an empty one', '?external_auth_id='],
+      ['markup', '?external_auth_id=%3Cscript%3E'],
+      ['a huge one', `?external_auth_id=${'a'.repeat(300)}`],
+      ['a repeated one', '?external_auth_id=abcd1234&external_auth_id=efgh5678'],
+    ])('answers 400 for %s', async (_what, query) => {
+      const page = await new Browser().request(`${h.url}/auth/login${query}`);
+      expect(page.status).toBe(400);
+      expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+      expect(pageText(page.html)).toContain('This sign-in link is not valid');
+      expect(pageText(page.html)).toContain('start the connection again');
+      expect(page.html).not.toContain('<script>');
+      expect(await lastAudit()).toMatchObject({ outcome: 'failure', errorCode: 'invalid_external_auth_id' });
+    });
+
+    it('says an expired transaction has expired', async () => {
+      const b = new Browser();
+      const form = await begin(b);
+      const { tx } = formFields(form.html, LOCAL_FORM);
+      await h.prisma.loginTransaction.update({
+        where: { id: tx },
+        data: { expiresAt: new Date(Date.now() - 1000) },
+      });
+      const page = await signIn(b, form, users.carol);
+      expect(page.status).toBe(410);
+      expect(pageText(page.html)).toContain('This sign-in has expired');
+      expect(await lastAudit()).toMatchObject({ errorCode: 'login_transaction_expired', transactionId: tx });
+      await expect(h.prisma.loginTransaction.findUnique({ where: { id: tx } })).resolves.toMatchObject({
+        status: 'expired',
+      });
+    });
+
+    it('says so when AuthKit no longer knows the external_auth_id', async () => {
+      const b = new Browser();
+      const form = await begin(b);
+      h.emulator.expireExternalAuth(externalAuthIdOf(loginUrlOf(b)));
+      const page = await signIn(b, form, users.carol);
+      expect(page.status).toBe(410);
+      expect(pageText(page.html)).toContain('AuthKit no longer recognises this sign-in request');
+      expect(pageText(page.html)).toContain('start the connection again');
+      expect(await lastAudit()).toMatchObject({
+        outcome: 'failure',
+        errorCode: 'external_auth_expired',
+        legacyUserId: users.carol.id,
+      });
+    });
+
+    it.each([
+      ['external_auth_session_already_completed', 409, 'This sign-in was already completed'],
+      ['email_not_available', 409, 'Your email address is already in use'],
+      ['invalid_email', 400, 'Your email address was not accepted'],
+      ['email_change_not_allowed', 409, 'Your email address cannot be changed here'],
+    ])('maps AuthKit 400 %s to a %i page', async (code, status, title) => {
+      const b = new Browser();
+      const form = await begin(b);
+      h.emulator.injectCompletionFault({ status: 400, body: { code, message: 'refused' } });
+      const page = await signIn(b, form, users.carol);
+      expect(page.status).toBe(status);
+      expect(pageText(page.html)).toContain(title);
+      expect(page.html).toContain(`<code>${code}</code>`);
+      expect(await lastAudit()).toMatchObject({ outcome: 'failure', errorCode: code });
+      expect(callsFor(b)).toHaveLength(1);
+      // A refused completion is final for this transaction: the page does not offer to resend it.
+      expect(page.html).not.toContain('/auth/login/retry');
+    });
+
+    it('offers a retry after AuthKit 5xx, never resends by itself, and completes on the retry', async () => {
+      const b = new Browser();
+      const form = await begin(b);
+      h.emulator.injectCompletionFault({ status: 503, times: 1 });
+      const page = await signIn(b, form, users.carol);
+      expect(page.status).toBe(503);
+      expect(pageText(page.html)).toContain('AuthKit did not answer');
+      expect(page.html).toContain('action="/auth/login/retry"');
+      expect(callsFor(b)).toHaveLength(1); // the SDK's automatic retries are off
+      expect(await lastAudit()).toMatchObject({ outcome: 'failure', errorCode: 'authkit_unavailable' });
+
+      const end = await b.submit(page, '/auth/login/retry', {}, h.isClientRedirect);
+      expect(h.isClientRedirect(end.url)).toBe(true);
+      expect(callsFor(b).map((c) => c.status)).toEqual([503, 200]);
+    });
+
+    it('offers a retry after a timeout or a reset connection', async () => {
+      for (const fault of [{ delayMs: 2500, status: 500 }, { resetConnection: true }]) {
+        const b = new Browser();
+        const form = await begin(b);
+        h.emulator.injectCompletionFault(fault);
+        const page = await signIn(b, form, users.carol);
+        expect(page.status).toBe(503);
+        expect(page.html).toContain('action="/auth/login/retry"');
+        expect(callsFor(b)).toHaveLength(1);
+        const end = await b.submit(page, '/auth/login/retry', {}, h.isClientRedirect);
+        expect(h.isClientRedirect(end.url)).toBe(true);
+      }
+    });
+
+    it('tells the truth when a lost answer had in fact completed: already completed, no double completion', async () => {
+      const b = new Browser();
+      const form = await begin(b);
+      h.emulator.injectCompletionFault({ status: 502, afterCommit: true });
+      const page = await signIn(b, form, users.carol);
+      expect(page.status).toBe(503);
+      const again = await b.submit(page, '/auth/login/retry');
+      expect(again.status).toBe(409);
+      expect(pageText(again.html)).toContain('This sign-in was already completed');
+      expect(callsFor(b).map((c) => c.status)).toEqual([200, 400]);
+    });
+
+    it('refuses a redirect_uri outside the AuthKit domain', async () => {
+      const b = new Browser();
+      const form = await begin(b);
+      h.emulator.injectCompletionFault({ status: 200, body: { redirect_uri: 'https://evil.example/steal' } });
+      const page = await signIn(b, form, users.carol);
+      expect(page.status).toBe(502);
+      expect(page.headers.get('location')).toBeNull();
+      expect(pageText(page.html)).toContain('AuthKit sent an unexpected answer');
+      expect(await lastAudit()).toMatchObject({ errorCode: 'redirect_rejected' });
+    });
+
+    it('never completes one transaction twice, even from two concurrent requests', async () => {
+      const b = new Browser();
+      await signIn(b, await begin(b), users.carol);
+      const confirm = await begin(b);
+      h.emulator.injectCompletionFault({ delayMs: 400 });
+      const fields = formFields(confirm.html, CONFIRM);
+      const post = () =>
+        b.request(`${h.url}${CONFIRM}`, { method: 'POST', form: { ...fields, action: 'continue' } });
+      const [one, two] = await Promise.all([post(), post()]);
+      const statuses = [one.status, two.status].sort();
+      expect(statuses).toEqual([303, 409]);
+      const loser = one.status === 409 ? one : two;
+      expect(pageText(loser.html)).toMatch(/being finished|already complete/);
+      expect(callsFor(b)).toHaveLength(1);
+    });
   });
 });

@@ -5,6 +5,8 @@ import { SessionLookupStrategy } from './session-lookup.strategy';
 /** `local`: the browser's session with the bridge itself (signed cookie, row in the database). */
 export class BridgeSessionStrategy extends SessionLookupStrategy {
   constructor(login: LocalLoginService) {
-    super((req) => login.sessionUser((req.signedCookies as Record<string, unknown>)?.[BRIDGE_SESSION_COOKIE]));
+    super((req) =>
+      login.sessionUser((req.signedCookies as Record<string, unknown>)?.[BRIDGE_SESSION_COOKIE]),
+    );
   }
 }

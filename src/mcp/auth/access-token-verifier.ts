@@ -52,7 +52,10 @@ export class AccessTokenVerifier {
     const now = this.clock.now();
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(token, this.keys.getKey, { ...this.options, currentDate: new Date(now) }));
+      ({ payload } = await jwtVerify(token, this.keys.getKey, {
+        ...this.options,
+        currentDate: new Date(now),
+      }));
     } catch (err) {
       if (err instanceof KeySetUnavailableError) throw err;
       throw new TokenRejectedError(rejectionFor(err), { cause: err });
@@ -87,7 +90,8 @@ function rejectionFor(err: unknown): TokenRejection {
         return 'missing_claims';
     }
   }
-  if (err instanceof errors.JOSEAlgNotAllowed || err instanceof errors.JOSENotSupported) return 'alg_not_allowed';
+  if (err instanceof errors.JOSEAlgNotAllowed || err instanceof errors.JOSENotSupported)
+    return 'alg_not_allowed';
   if (err instanceof errors.JWKSNoMatchingKey) return 'unknown_key';
   if (err instanceof errors.JWSSignatureVerificationFailed) return 'bad_signature';
   return 'malformed';

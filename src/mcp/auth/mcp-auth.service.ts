@@ -64,7 +64,8 @@ export class McpAuthService {
       claims: Object.freeze(verified.claims),
     });
     // A caller built while WorkOS or the database was unreachable is used once, not remembered.
-    if (definitive) this.remember(key, caller, Math.min(verified.expiresAt * 1000, now + McpAuthService.MAX_CACHE_MS));
+    if (definitive)
+      this.remember(key, caller, Math.min(verified.expiresAt * 1000, now + McpAuthService.MAX_CACHE_MS));
     return caller;
   }
 

@@ -2,7 +2,8 @@ import { REJECTION_DESCRIPTIONS, type TokenRejection } from '../auth/token-error
 import type { McpSettings } from '../mcp-settings';
 
 /** An RFC 7230 quoted-string. Every value here is ours (URLs, scopes, fixed sentences). */
-const quoted = (value: string): string => `"${value.replace(/[\\"]/g, '\\$&').replace(/[^\x20-\x7E]/g, ' ')}"`;
+const quoted = (value: string): string =>
+  `"${value.replace(/[\\"]/g, '\\$&').replace(/[^\x20-\x7E]/g, ' ')}"`;
 
 /** JSON-RPC error codes the HTTP layer uses (the SDK's own errors keep theirs). */
 export const JSONRPC_UNAUTHORIZED = -32001;
@@ -13,7 +14,11 @@ export type JsonRpcId = string | number | null;
 
 /** A JSON-RPC error response body, as a string ready to send. */
 export function jsonRpcError(code: number, message: string, id: JsonRpcId = null, data?: unknown): string {
-  return JSON.stringify({ jsonrpc: '2.0', error: { code, message, ...(data !== undefined ? { data } : {}) }, id });
+  return JSON.stringify({
+    jsonrpc: '2.0',
+    error: { code, message, ...(data !== undefined ? { data } : {}) },
+    id,
+  });
 }
 
 /** The id to echo in an error: the request's, when the body is one request; null otherwise. */
@@ -40,7 +45,9 @@ export class Challenges {
 
   constructor(settings: Pick<McpSettings, 'resourceMetadataUrl' | 'challengeScopes'>) {
     this.metadata = `resource_metadata=${quoted(settings.resourceMetadataUrl)}`;
-    this.scopeSuffix = settings.challengeScopes.length ? `, scope=${quoted(settings.challengeScopes.join(' '))}` : '';
+    this.scopeSuffix = settings.challengeScopes.length
+      ? `, scope=${quoted(settings.challengeScopes.join(' '))}`
+      : '';
     this.noToken = `Bearer ${this.metadata}${this.scopeSuffix}`;
   }
 

@@ -69,7 +69,10 @@ export class McpCorsMiddleware implements NestMiddleware {
     if (req.method === 'OPTIONS') {
       res.setHeader('Access-Control-Allow-Methods', 'GET, OPTIONS');
       const asked = req.headers['access-control-request-headers'];
-      res.setHeader('Access-Control-Allow-Headers', typeof asked === 'string' && /^[\w ,-]{1,500}$/.test(asked) ? asked : MCP_REQUEST_HEADERS);
+      res.setHeader(
+        'Access-Control-Allow-Headers',
+        typeof asked === 'string' && /^[\w ,-]{1,500}$/.test(asked) ? asked : MCP_REQUEST_HEADERS,
+      );
       res.setHeader('Access-Control-Max-Age', '86400');
       res.status(204).end();
       return;

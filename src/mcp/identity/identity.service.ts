@@ -20,7 +20,12 @@ interface Entry extends IdentityLookup {
   expiresAt: number;
 }
 
-const UNKNOWN: CallerIdentity = Object.freeze({ legacyUserId: null, email: null, firstName: null, lastName: null });
+const UNKNOWN: CallerIdentity = Object.freeze({
+  legacyUserId: null,
+  email: null,
+  firstName: null,
+  lastName: null,
+});
 
 /**
  * Maps a WorkOS user id (a token's `sub`) to the legacy user: first the user link the login

@@ -70,7 +70,10 @@ export class McpEndpointService implements OnModuleDestroy {
     this.challenges = new Challenges(settings);
     this.sdkHandler = createMcpHandler(
       (ctx) => this.servers.create((ctx.authInfo?.extra as { caller: McpCaller }).caller),
-      { legacy: 'stateless', onerror: (err) => this.logger.debug(`MCP request refused by the SDK: ${err.message}`) },
+      {
+        legacy: 'stateless',
+        onerror: (err) => this.logger.debug(`MCP request refused by the SDK: ${err.message}`),
+      },
     );
     this.sdkNode = toNodeHandler(this.sdkHandler, {
       onerror: (err) => this.logger.error({ err }, 'MCP SDK handler failed'),
@@ -84,7 +87,11 @@ export class McpEndpointService implements OnModuleDestroy {
   async handle(req: Request, res: Response): Promise<void> {
     try {
       if (!this.settings.issuer) {
-        return send(res, 503, jsonRpcError(JSONRPC_SERVER_ERROR, 'The MCP endpoint is not configured (AUTHKIT_DOMAIN).'));
+        return send(
+          res,
+          503,
+          jsonRpcError(JSONRPC_SERVER_ERROR, 'The MCP endpoint is not configured (AUTHKIT_DOMAIN).'),
+        );
       }
       const method = req.method;
       if (method !== 'POST' && method !== 'GET' && method !== 'DELETE') {
@@ -122,8 +129,15 @@ export class McpEndpointService implements OnModuleDestroy {
     }
     const missing = this.missingScopes(body, caller);
     if (missing) {
-      res.setHeader('WWW-Authenticate', this.challenges.insufficientScope(missing.scopes, missing.description));
-      return send(res, 403, jsonRpcError(JSONRPC_UNAUTHORIZED, `Forbidden: ${missing.description}`, requestIdOf(body)));
+      res.setHeader(
+        'WWW-Authenticate',
+        this.challenges.insufficientScope(missing.scopes, missing.description),
+      );
+      return send(
+        res,
+        403,
+        jsonRpcError(JSONRPC_UNAUTHORIZED, `Forbidden: ${missing.description}`, requestIdOf(body)),
+      );
     }
     if (isPlainExchange(req, body)) return this.exchange(res, caller, body);
     (req as Request & { auth?: AuthInfo }).auth = authInfoFor(caller, this.settings);
@@ -155,7 +169,10 @@ export class McpEndpointService implements OnModuleDestroy {
   }
 
   /** The scopes a tools/call in the body needs and the token lacks (plus what it has), if any. */
-  private missingScopes(body: unknown, caller: McpCaller): { scopes: string[]; description: string } | undefined {
+  private missingScopes(
+    body: unknown,
+    caller: McpCaller,
+  ): { scopes: string[]; description: string } | undefined {
     const messages = Array.isArray(body) ? body : [body];
     for (const message of messages) {
       if (!message || typeof message !== 'object') continue;
@@ -179,7 +196,11 @@ export class McpEndpointService implements OnModuleDestroy {
     res.setHeader('Cache-Control', 'no-store');
     if (err instanceof TokenRejectedError) {
       res.setHeader('WWW-Authenticate', this.challenges.forRejection(err.reason));
-      return send(res, 401, jsonRpcError(JSONRPC_UNAUTHORIZED, `Unauthorized: ${err.message}`, requestIdOf(body)));
+      return send(
+        res,
+        401,
+        jsonRpcError(JSONRPC_UNAUTHORIZED, `Unauthorized: ${err.message}`, requestIdOf(body)),
+      );
     }
     if (err instanceof KeySetUnavailableError) {
       res.setHeader('Retry-After', '10');
@@ -206,10 +227,12 @@ function isPlainExchange(req: Request, body: unknown): body is JsonRpcRequestLik
   if (!body || typeof body !== 'object' || Array.isArray(body)) return false;
   const message = body as JsonRpcRequestLike;
   if (message.jsonrpc !== '2.0' || typeof message.method !== 'string') return false;
-  if (message.id !== undefined && typeof message.id !== 'string' && typeof message.id !== 'number') return false;
+  if (message.id !== undefined && typeof message.id !== 'string' && typeof message.id !== 'number')
+    return false;
   if ('result' in message || 'error' in message) return false;
   const params = message.params;
-  if (params !== undefined && (typeof params !== 'object' || params === null || Array.isArray(params))) return false;
+  if (params !== undefined && (typeof params !== 'object' || params === null || Array.isArray(params)))
+    return false;
   const meta = params?._meta;
   if (meta && typeof meta === 'object' && PROTOCOL_VERSION_META_KEY in meta) return false;
   const version = req.headers['mcp-protocol-version'];

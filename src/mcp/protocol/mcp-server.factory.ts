@@ -19,8 +19,7 @@ export class McpServerFactory {
   create(caller: McpCaller): Server {
     const server = new Server(SERVER_INFO, {
       capabilities: { tools: { listChanged: false } },
-      instructions:
-        'Tools of this organization, called as the signed-in user. whoami shows who that is.',
+      instructions: 'Tools of this organization, called as the signed-in user. whoami shows who that is.',
     });
     server.setRequestHandler('tools/list', () => this.tools.listFor(caller));
     server.setRequestHandler('tools/call', (request, ctx) =>

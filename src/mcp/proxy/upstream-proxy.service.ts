@@ -21,7 +21,13 @@ const FORWARDED_REQUEST_HEADERS = [
   'user-agent',
 ] as const;
 /** Response headers passed back to the client. */
-const FORWARDED_RESPONSE_HEADERS = ['content-type', 'mcp-session-id', 'mcp-protocol-version', 'cache-control', 'retry-after'];
+const FORWARDED_RESPONSE_HEADERS = [
+  'content-type',
+  'mcp-session-id',
+  'mcp-protocol-version',
+  'cache-control',
+  'retry-after',
+];
 
 export const IDENTITY_TOKEN_TTL_SECONDS = 60;
 

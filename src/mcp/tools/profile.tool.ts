@@ -31,7 +31,8 @@ export class ProfileTool {
   @McpTool({
     name: 'get_profile',
     title: 'My profile',
-    description: "Returns the caller's profile as the legacy app knows it: legacy user id, email, names, organization.",
+    description:
+      "Returns the caller's profile as the legacy app knows it: legacy user id, email, names, organization.",
     inputSchema: ProfileInput,
     outputSchema: ProfileOutput,
     requiredScopes: ['profile', 'email'],

@@ -1,6 +1,11 @@
 import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
-import { ProtocolError, ProtocolErrorCode, type CallToolResult, type Tool } from '@modelcontextprotocol/server';
+import {
+  ProtocolError,
+  ProtocolErrorCode,
+  type CallToolResult,
+  type Tool,
+} from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { hasScopes, type McpCaller } from '../caller';
 import {
@@ -76,10 +81,12 @@ export class McpToolRegistry implements OnModuleInit {
     if (!options.description?.trim()) throw new TypeError(`MCP tool "${name}" needs a description`);
     const requiredScopes = Object.freeze([...new Set(options.requiredScopes ?? [])]);
     for (const scope of requiredScopes) {
-      if (!SCOPE_TOKEN.test(scope)) throw new TypeError(`MCP tool "${name}": "${scope}" is not an OAuth scope`);
+      if (!SCOPE_TOKEN.test(scope))
+        throw new TypeError(`MCP tool "${name}": "${scope}" is not an OAuth scope`);
     }
     const inputSchema = options.inputSchema ?? NO_ARGUMENTS;
-    if (!(inputSchema instanceof z.ZodObject)) throw new TypeError(`MCP tool "${name}": inputSchema must be z.object(…)`);
+    if (!(inputSchema instanceof z.ZodObject))
+      throw new TypeError(`MCP tool "${name}": inputSchema must be z.object(…)`);
     if (options.outputSchema && !(options.outputSchema instanceof z.ZodObject)) {
       throw new TypeError(`MCP tool "${name}": outputSchema must be z.object(…)`);
     }

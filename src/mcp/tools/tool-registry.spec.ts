@@ -1,0 +1,193 @@
+import { ConsoleLogger, Injectable, Logger } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
+import { Test } from '@nestjs/testing';
+import { ProtocolError } from '@modelcontextprotocol/server';
+import { z } from 'zod';
+import type { McpCaller } from '../caller';
+import { McpTool, McpToolError } from './mcp-tool.decorator';
+import { ProfileTool } from './profile.tool';
+import { McpToolRegistry } from './tool-registry';
+import { WhoamiTool } from './whoami.tool';
+
+const caller = (scopes: string[] = []): McpCaller => ({
+  sub: 'user_1',
+  legacyUserId: 'legacy-1',
+  email: 'ada@example.com',
+  firstName: 'Ada',
+  lastName: 'Lovelace',
+  clientId: 'client_1',
+  orgId: 'org_1',
+  scopes,
+  expiresAt: 0,
+  claims: {},
+});
+const ctx = { signal: new AbortController().signal, requestId: 1 };
+
+const Input = z.object({ text: z.string().min(1), times: z.number().int().min(1).max(3).default(1) });
+
+@Injectable()
+class EchoTools {
+  calls = 0;
+
+  @McpTool({ name: 'echo', description: 'Echoes text', inputSchema: Input, requiredScopes: ['echo:use'] })
+  echo(input: z.infer<typeof Input>, who: McpCaller) {
+    this.calls++;
+    return `${who.legacyUserId}: ${input.text.repeat(input.times)}`;
+  }
+
+  @McpTool({ name: 'explode', description: 'Fails' })
+  explode() {
+    throw new Error('secret database detail');
+  }
+
+  @McpTool({ name: 'refuse', description: 'Fails politely' })
+  refuse() {
+    throw new McpToolError('That invoice does not exist.');
+  }
+
+  notATool() {
+    return 'ignored';
+  }
+}
+
+describe('McpToolRegistry', () => {
+  beforeAll(() => Logger.overrideLogger(false));
+  afterAll(() => Logger.overrideLogger(new ConsoleLogger()));
+  let registry: McpToolRegistry;
+  let echo: EchoTools;
+
+  beforeEach(async () => {
+    const moduleRef = await Test.createTestingModule({
+      imports: [DiscoveryModule],
+      providers: [McpToolRegistry, EchoTools, WhoamiTool, ProfileTool],
+    }).compile();
+    await moduleRef.init();
+    registry = moduleRef.get(McpToolRegistry);
+    echo = moduleRef.get(EchoTools);
+  });
+
+  it('finds @McpTool methods on providers, with JSON Schemas made from zod', () => {
+    expect(
+      registry
+        .all()
+        .map((t) => t.name)
+        .sort(),
+    ).toEqual(['echo', 'explode', 'get_profile', 'refuse', 'whoami']);
+    expect(registry.get('echo')!.definition).toEqual({
+      name: 'echo',
+      description: 'Echoes text',
+      inputSchema: {
+        type: 'object',
+        properties: {
+          text: { type: 'string', minLength: 1 },
+          times: { type: 'integer', minimum: 1, maximum: 3, default: 1 },
+        },
+        required: ['text'],
+      },
+    });
+    expect(registry.get('whoami')!.definition.inputSchema).toEqual({ type: 'object', properties: {} });
+    expect(registry.requiredScopes().sort()).toEqual(['echo:use', 'email', 'profile']);
+  });
+
+  it('lists only the tools the caller has the scopes for', () => {
+    const names = (scopes: string[]) =>
+      registry
+        .listFor(caller(scopes))
+        .tools.map((t) => t.name)
+        .sort();
+    expect(names([])).toEqual(['explode', 'refuse', 'whoami']);
+    expect(names(['profile'])).toEqual(['explode', 'refuse', 'whoami']);
+    expect(names(['profile', 'email', 'echo:use'])).toEqual([
+      'echo',
+      'explode',
+      'get_profile',
+      'refuse',
+      'whoami',
+    ]);
+  });
+
+  it('runs a tool with validated input and the caller', async () => {
+    const result = await registry.call('echo', { text: 'hi', times: 2 }, caller(['echo:use']), ctx);
+    expect(result).toEqual({ content: [{ type: 'text', text: 'legacy-1: hihi' }] });
+  });
+
+  it.each([
+    [undefined, /text/],
+    [{}, /text/],
+    [{ text: '' }, /text/],
+    [{ text: 'x', times: 4 }, /times/],
+    [{ text: 'x', times: 1.5 }, /times/],
+    [[], /expected object/],
+    ['x', /expected object/],
+  ])('answers invalid arguments %j with an error result, without running the tool', async (args, message) => {
+    const result = await registry.call('echo', args, caller(['echo:use']), ctx);
+    expect(result.isError).toBe(true);
+    expect((result.content[0] as { text: string }).text).toMatch(message);
+    expect(echo.calls).toBe(0);
+  });
+
+  it('drops unknown argument keys (zod objects strip them)', async () => {
+    const result = await registry.call('echo', { text: 'x', extra: true }, caller(['echo:use']), ctx);
+    expect(result).toEqual({ content: [{ type: 'text', text: 'legacy-1: x' }] });
+  });
+
+  it('answers an unknown tool with a JSON-RPC invalid-params error', async () => {
+    await expect(registry.call('nope', {}, caller(), ctx)).rejects.toBeInstanceOf(ProtocolError);
+    await expect(registry.call('nope', {}, caller(), ctx)).rejects.toMatchObject({ code: -32602 });
+  });
+
+  it('never runs a tool for a caller without its scopes', async () => {
+    const result = await registry.call('echo', { text: 'x' }, caller([]), ctx);
+    expect(result.isError).toBe(true);
+    expect(echo.calls).toBe(0);
+  });
+
+  it("hides an unexpected error's details, passes an McpToolError's message on", async () => {
+    const hidden = await registry.call('explode', {}, caller(), ctx);
+    expect(hidden).toEqual({
+      content: [{ type: 'text', text: 'The tool explode failed. The error has been logged.' }],
+      isError: true,
+    });
+    const shown = await registry.call('refuse', {}, caller(), ctx);
+    expect(shown).toEqual({
+      content: [{ type: 'text', text: 'That invoice does not exist.' }],
+      isError: true,
+    });
+  });
+
+  it('returns structured content for tools that declare an output schema', async () => {
+    const result = await registry.call(
+      'get_profile',
+      { fields: ['email', 'org_id'] },
+      caller(['profile', 'email']),
+      ctx,
+    );
+    expect(result).toEqual({
+      content: [{ type: 'text', text: '{"email":"ada@example.com","org_id":"org_1"}' }],
+      structuredContent: { email: 'ada@example.com', org_id: 'org_1' },
+    });
+  });
+
+  it('whoami answers the INTERFACE.md fields', async () => {
+    const result = await registry.call('whoami', {}, caller(['openid']), ctx);
+    expect(JSON.parse((result.content[0] as { text: string }).text)).toEqual({
+      sub: 'user_1',
+      legacy_user_id: 'legacy-1',
+      email: 'ada@example.com',
+      client_id: 'client_1',
+      scopes: ['openid'],
+    });
+  });
+
+  it.each([
+    [{ name: 'bad name', description: 'x' }, /must match/],
+    [{ name: 'x'.repeat(129), description: 'x' }, /must match/],
+    [{ name: 'whoami', description: 'x' }, /registered twice/],
+    [{ name: 'ok', description: '' }, /needs a description/],
+    [{ name: 'ok', description: 'x', requiredScopes: ['has space'] }, /not an OAuth scope/],
+    [{ name: 'ok', description: 'x', requiredScopes: ['quo"te'] }, /not an OAuth scope/],
+    [{ name: 'ok', description: 'x', inputSchema: z.string() }, /z.object/],
+  ])('refuses the definition %j', (options, message) => {
+    expect(() => registry.register(options as never, () => 'x')).toThrow(message);
+  });
+});

@@ -1,0 +1,72 @@
+import { SignJWT } from 'jose';
+import { LEGACY_USERS } from '../fixtures/legacy-app';
+import { Browser, pageText } from './browser';
+import { externalAuthIdOf, startHarness, type Harness } from './harness';
+
+const [alice, bob] = LEGACY_USERS;
+
+describe('login bridge, jwt-cookie strategy (fake legacy app + AuthKit emulator)', () => {
+  let h: Harness;
+
+  beforeAll(async () => {
+    h = await startHarness({ strategy: 'jwt-cookie' });
+  });
+  afterAll(() => h.close());
+
+  const loginUrlOf = (b: Browser) => b.history.findLast((u) => u.includes('/auth/login?external_auth_id='))!;
+  const callsFor = (b: Browser) =>
+    h.emulator.completionCalls().filter((c) => c.externalAuthId === externalAuthIdOf(loginUrlOf(b)));
+  const signJwt = (claims: Record<string, unknown>, secret = h.legacy!.jwtSecret, expiresIn = '1h') =>
+    new SignJWT(claims)
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuer('legacy-app')
+      .setAudience('connect-bridge')
+      .setExpirationTime(expiresIn)
+      .sign(new TextEncoder().encode(secret));
+
+  it('goes through the legacy login and completes with the user in the JWT cookie', async () => {
+    const b = new Browser();
+    const loginPage = await b.go(h.authorizeUrl('j-1'));
+    expect(loginPage.url.startsWith(`${h.legacy!.loginUrl}?return_to=`)).toBe(true);
+    const end = await b.submit(
+      loginPage,
+      '/login',
+      { email: bob.email, password: bob.password },
+      h.isClientRedirect,
+    );
+    expect(new URL(end.url).searchParams.get('state')).toBe('j-1');
+    expect(callsFor(b)).toEqual([expect.objectContaining({ userId: '4242', status: 200 })]);
+    expect(h.emulator.users()).toContainEqual(
+      expect.objectContaining({ externalId: '4242', email: bob.email, firstName: 'Bob' }),
+    );
+    expect(h.legacy!.introspectionCookies).toEqual([]); // no call to the legacy app: the cookie is enough
+  });
+
+  it('asks "Continue as" for a valid JWT from before the flow', async () => {
+    const b = new Browser();
+    b.setCookie(
+      h.url,
+      'legacy_jwt',
+      await signJwt({ sub: 'u-alice', email: alice.email, given_name: 'Alice' }),
+    );
+    const confirm = await b.go(h.authorizeUrl());
+    expect(pageText(confirm.html)).toContain('You are signed in as Alice (alice@example.com)');
+    const end = await b.submit(confirm, '/auth/login/confirm', { action: 'continue' }, h.isClientRedirect);
+    expect(h.isClientRedirect(end.url)).toBe(true);
+  });
+
+  it.each([
+    [
+      'a forged signature',
+      () => signJwt({ sub: 'u-evil', email: 'evil@example.com' }, 'not-the-secret-'.repeat(3)),
+    ],
+    ['an expired token', () => signJwt({ sub: 'u-alice', email: alice.email }, undefined, '-1h')],
+    ['garbage', async () => 'garbage'],
+  ])('treats %s as signed out and sends the browser to the legacy login', async (_what, make) => {
+    const b = new Browser();
+    b.setCookie(h.url, 'legacy_jwt', await make());
+    const page = await b.go(h.authorizeUrl());
+    expect(page.url.startsWith(`${h.legacy!.loginUrl}?return_to=`)).toBe(true);
+    expect(callsFor(b)).toEqual([]);
+  });
+});

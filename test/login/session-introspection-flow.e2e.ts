@@ -1,0 +1,196 @@
+import { LEGACY_USERS } from '../fixtures/legacy-app';
+import { Browser, pageText, type Page } from './browser';
+import { externalAuthIdOf, startHarness, type Harness } from './harness';
+
+const [alice, bob] = LEGACY_USERS;
+
+describe('login bridge, session-introspection strategy (fake legacy app + AuthKit emulator)', () => {
+  let h: Harness;
+
+  beforeAll(async () => {
+    h = await startHarness({ strategy: 'session-introspection' });
+  });
+  beforeEach(() => {
+    h.legacy!.mode = 'normal';
+    h.legacy!.setsCookies = true;
+  });
+  afterAll(() => h.close());
+
+  const legacy = () => h.legacy!;
+  const loginUrlOf = (b: Browser) => b.history.findLast((u) => u.includes('/auth/login?external_auth_id='))!;
+  const callsFor = (b: Browser) =>
+    h.emulator.completionCalls().filter((c) => c.externalAuthId === externalAuthIdOf(loginUrlOf(b)));
+  const lastAudit = async () => (await h.audit()).at(-1);
+  /** Submits the legacy app's own login form. */
+  const legacyLogin = (b: Browser, page: Page, who: { email: string; password: string }) =>
+    b.submit(page, '/login', { email: who.email, password: who.password }, h.isClientRedirect);
+
+  it('sends a signed-out browser to the legacy login and back, then to the client with a code', async () => {
+    const b = new Browser();
+    const loginPage = await b.go(h.authorizeUrl('s-1'));
+    expect(loginPage.url.startsWith(`${legacy().loginUrl}?`)).toBe(true);
+    const returnTo = new URL(loginPage.url).searchParams.get('return_to')!;
+    expect(returnTo).toMatch(new RegExp(`^${h.url}/auth/login/resume\\?tx=[A-Za-z0-9_-]{22}$`));
+
+    const end = await legacyLogin(b, loginPage, alice);
+    const back = new URL(end.url);
+    expect(h.isClientRedirect(end.url)).toBe(true);
+    expect(back.searchParams.get('code')).toBeTruthy();
+    expect(back.searchParams.get('state')).toBe('s-1');
+    expect(callsFor(b)).toEqual([expect.objectContaining({ userId: 'u-alice', status: 200 })]);
+    expect(h.emulator.users()).toContainEqual(
+      expect.objectContaining({
+        externalId: 'u-alice',
+        email: alice.email,
+        firstName: 'Alice',
+        lastName: 'Anderson',
+      }),
+    );
+    expect(await lastAudit()).toMatchObject({
+      outcome: 'success',
+      legacyUserId: 'u-alice',
+      email: alice.email,
+    });
+
+    // The external_auth_id never reached the legacy app, nor the bridge's own cookies.
+    const ext = externalAuthIdOf(loginUrlOf(b));
+    expect(legacy().requests.join('\n')).not.toContain(ext);
+    expect(legacy().introspectionCookies.join('\n')).not.toContain('cbridge_');
+  });
+
+  it('asks "Continue as" for a legacy session from before the flow', async () => {
+    const b = new Browser();
+    await legacyLogin(b, await b.go(h.authorizeUrl()), alice);
+    const confirm = await b.go(h.authorizeUrl('s-2'));
+    expect(pageText(confirm.html)).toContain('You are signed in as Alice Anderson (alice@example.com)');
+    const end = await b.submit(confirm, '/auth/login/confirm', { action: 'continue' }, h.isClientRedirect);
+    expect(new URL(end.url).searchParams.get('state')).toBe('s-2');
+  });
+
+  it('"Use another account" goes through the legacy sign-out and completes as the new user', async () => {
+    const b = new Browser();
+    await legacyLogin(b, await b.go(h.authorizeUrl()), alice);
+    const confirm = await b.go(h.authorizeUrl());
+    const loginPage = await b.submit(confirm, '/auth/login/confirm', { action: 'switch' });
+    expect(b.history).toContainEqual(
+      expect.stringMatching(new RegExp(`^${legacy().logoutUrl}\\?return_to=`)),
+    );
+    expect(loginPage.url.startsWith(legacy().loginUrl)).toBe(true);
+    await legacyLogin(b, loginPage, bob);
+    expect(callsFor(b)).toEqual([expect.objectContaining({ userId: '4242', status: 200 })]);
+  });
+
+  it('asks again when the legacy app comes back with the account the person turned down', async () => {
+    const b = new Browser();
+    await legacyLogin(b, await b.go(h.authorizeUrl()), alice);
+    const confirm = await b.go(h.authorizeUrl());
+    const loginPage = await b.submit(confirm, '/auth/login/confirm', { action: 'switch' });
+    const again = await legacyLogin(b, loginPage, alice);
+    expect(pageText(again.html)).toContain('You are signed in as Alice Anderson');
+    expect(callsFor(b)).toEqual([]);
+  });
+
+  it('ignores a return_to smuggled into the Login URI: no open redirect', async () => {
+    const b = new Browser();
+    await b.go(h.authorizeUrl());
+    const loginUrl = loginUrlOf(b);
+    const page = await new Browser().request(
+      `${loginUrl}&return_to=${encodeURIComponent('https://evil.example/')}`,
+    );
+    expect(page.status).toBe(302);
+    const target = new URL(page.headers.get('location')!);
+    expect(target.origin).toBe(legacy().url);
+    expect(target.searchParams.get('return_to')!.startsWith(`${h.url}/auth/login/resume?tx=`)).toBe(true);
+    const resume = await new Browser().request(
+      `${h.url}/auth/login/resume?tx=x&return_to=https://evil.example/`,
+    );
+    expect(resume.status).toBe(403);
+    expect(resume.headers.get('location')).toBeNull();
+  });
+
+  it.each([
+    ['answers 500', 'down' as const],
+    ['answers a redirect', 'redirect' as const],
+    ['is slower than LEGACY_TIMEOUT_MS', 'slow' as const],
+  ])(
+    'shows "unavailable" with a retry link when the legacy app %s, and the retry resumes',
+    async (_what, mode) => {
+      const b = new Browser();
+      await legacyLogin(b, await b.go(h.authorizeUrl()), alice);
+      legacy().mode = mode;
+      legacy().slowMs = 1500;
+      const page = await b.go(h.authorizeUrl());
+      expect(page.status).toBe(503);
+      expect(pageText(page.html)).toContain('The sign-in service is unavailable');
+      expect(await lastAudit()).toMatchObject({ outcome: 'failure', errorCode: 'legacy_unavailable' });
+      const retry = /<a class="button" href="(\/auth\/login\/resume\?tx=[^"]+)">Try again<\/a>/.exec(
+        page.html,
+      )?.[1];
+      expect(retry).toBeDefined();
+      expect(callsFor(b)).toEqual([]);
+
+      legacy().mode = 'normal';
+      const confirm = await b.go(`${h.url}${retry}`);
+      expect(pageText(confirm.html)).toContain('You are signed in as Alice Anderson');
+    },
+  );
+
+  it('refuses a user JSON it cannot use', async () => {
+    const b = new Browser();
+    await legacyLogin(b, await b.go(h.authorizeUrl()), alice);
+    legacy().mode = 'invalid';
+    const page = await b.go(h.authorizeUrl());
+    expect(page.status).toBe(502);
+    expect(pageText(page.html)).toContain('Your account cannot be used here');
+    expect(await lastAudit()).toMatchObject({ errorCode: 'legacy_invalid_user' });
+  });
+
+  it('stops a sign-in loop when the legacy session never becomes visible to the bridge', async () => {
+    legacy().setsCookies = false;
+    const b = new Browser();
+    let page = await b.go(h.authorizeUrl());
+    for (let i = 0; i < 5 && page.url.startsWith(legacy().loginUrl); i++)
+      page = await legacyLogin(b, page, alice);
+    expect(page.status).toBe(400);
+    expect(pageText(page.html)).toContain('We could not see your sign-in');
+    expect(await lastAudit()).toMatchObject({ errorCode: 'legacy_session_not_found' });
+    expect(b.history.filter((u) => u.startsWith(`${legacy().loginUrl}?`))).toHaveLength(3);
+  });
+
+  it('does not let another browser resume the flow with the return_to URL', async () => {
+    const a = new Browser();
+    const loginPage = await a.go(h.authorizeUrl());
+    const returnTo = new URL(loginPage.url).searchParams.get('return_to')!;
+    const b = new Browser();
+    await legacyLogin(b, await b.go(h.authorizeUrl()), bob);
+    const stolen = await b.go(returnTo);
+    expect(stolen.status).toBe(403);
+    expect(callsFor(a)).toEqual([]);
+  });
+});
+
+describe('login bridge, session-introspection with LEGACY_COOKIE_NAMES', () => {
+  it('forwards only the named cookies', async () => {
+    const h = await startHarness({
+      strategy: 'session-introspection',
+      env: { LEGACY_COOKIE_NAMES: 'legacy_sid' },
+    });
+    try {
+      const b = new Browser();
+      b.setCookie(h.url, 'unrelated', 'keep-me-private');
+      const page = await b.go(h.authorizeUrl());
+      const end = await b.submit(
+        page,
+        '/login',
+        { email: LEGACY_USERS[0].email, password: LEGACY_USERS[0].password },
+        h.isClientRedirect,
+      );
+      expect(h.isClientRedirect(end.url)).toBe(true);
+      const seen = h.legacy!.introspectionCookies.filter(Boolean);
+      expect(seen.length).toBeGreaterThan(0);
+      for (const header of seen) expect(header).toMatch(/^legacy_sid=[0-9a-f]+$/);
+    } finally {
+      await h.close();
+    }
+  });
+});
