@@ -64,8 +64,8 @@ describe('McpAuthService', () => {
 
   beforeEach(() => {
     clock = new FakeClock();
-    verify = jest.fn(async () => verified(clock.seconds + 300));
-    resolve = jest.fn(async () => found);
+    verify = jest.fn(async (_token: string) => verified(clock.seconds + 300));
+    resolve = jest.fn(async (_sub: string) => found);
     service = new McpAuthService(
       settings,
       { verify } as unknown as AccessTokenVerifier,
