@@ -40,7 +40,10 @@ export async function startBareNodePeer(options: PeerOptions): Promise<RunningPe
           requiredClaims: ['exp', 'iat', 'sub'],
         }));
       } catch {
-        res.writeHead(401, { 'WWW-Authenticate': 'Bearer error="invalid_token"', 'Content-Type': 'application/json' });
+        res.writeHead(401, {
+          'WWW-Authenticate': 'Bearer error="invalid_token"',
+          'Content-Type': 'application/json',
+        });
         res.end('{"jsonrpc":"2.0","error":{"code":-32001,"message":"invalid token"},"id":null}');
         return;
       }

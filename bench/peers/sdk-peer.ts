@@ -26,7 +26,9 @@ export async function startSdkPeer(options: PeerOptions): Promise<RunningPeer> {
         return {
           token,
           clientId: String(payload.client_id ?? ''),
-          scopes: String(payload.scope ?? '').split(' ').filter(Boolean),
+          scopes: String(payload.scope ?? '')
+            .split(' ')
+            .filter(Boolean),
           expiresAt: payload.exp,
           extra: { sub: payload.sub },
         };
@@ -54,7 +56,10 @@ export async function startSdkPeer(options: PeerOptions): Promise<RunningPeer> {
         },
       ],
     }));
-    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+    const transport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: undefined,
+      enableJsonResponse: true,
+    });
     res.on('close', () => {
       void transport.close();
       void server.close();

@@ -43,6 +43,7 @@ export interface McpSettings {
 }
 
 const OFFLINE = 'offline_access';
+const INSPECTOR_ORIGINS = ['http://localhost:6274', 'http://127.0.0.1:6274'];
 
 export function mcpSettingsFrom(config: AppConfig): McpSettings {
   const publicOrigin = new URL(config.publicUrl).origin;
@@ -60,7 +61,11 @@ export function mcpSettingsFrom(config: AppConfig): McpSettings {
     challengeScopes: unique(config.mcp.scopes).filter((s) => s !== OFFLINE),
     resourceName: config.mcp.resourceName,
     documentationUrl: config.mcp.documentationUrl,
-    allowedOrigins: config.mcp.allowedOrigins,
+    // The local demo works with MCP Inspector's browser UI out of the box.
+    allowedOrigins:
+      config.demo && !config.production
+        ? unique([...config.mcp.allowedOrigins, ...INSPECTOR_ORIGINS])
+        : config.mcp.allowedOrigins,
     workos: { apiKey: config.workos.apiKey, apiUrl: config.workos.apiUrl, clientId: config.workos.clientId },
     upstream:
       config.mcp.upstreamUrl && config.mcp.upstreamSecret

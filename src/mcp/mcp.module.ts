@@ -24,6 +24,15 @@ import { McpToolRegistry } from './tools/tool-registry';
 import { WhoamiTool } from './tools/whoami.tool';
 import { WellKnownController } from './well-known.controller';
 
+/** The documents any origin may read (CORS *). */
+const PUBLIC_DOCUMENTS = [
+  '.well-known/oauth-protected-resource',
+  '.well-known/oauth-protected-resource/mcp',
+  '.well-known/oauth-authorization-server',
+  '.well-known/openid-configuration',
+  'docs/mcp',
+];
+
 /**
  * The MCP resource server: /mcp behind AuthKit access tokens, the RFC 9728 metadata, AuthKit's
  * metadata served through, identity for tools, the tool registry (@McpTool on any provider),
@@ -67,8 +76,7 @@ export class McpModule implements NestModule {
       .apply(McpCorsMiddleware)
       .forRoutes(
         { path: 'mcp', method: RequestMethod.ALL },
-        { path: '.well-known/*path', method: RequestMethod.ALL },
-        { path: 'docs/mcp', method: RequestMethod.ALL },
+        ...PUBLIC_DOCUMENTS.map((path) => ({ path, method: RequestMethod.ALL })),
       );
   }
 }

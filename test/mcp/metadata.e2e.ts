@@ -152,6 +152,21 @@ describe('discovery documents, CORS and Origin', () => {
     expect(preflight.status).toBe(403);
   });
 
+  it('takes its public URL from PUBLIC_URL only, never from Host or X-Forwarded-* headers', async () => {
+    const spoof = {
+      Host: 'evil.example.com',
+      'X-Forwarded-Host': 'evil.example.com',
+      'X-Forwarded-Proto': 'https',
+    };
+    const doc = await request(url).get('/.well-known/oauth-protected-resource/mcp').set(spoof);
+    expect(doc.text).toBe(prm());
+    const challenge = await request(url).post('/mcp').set(MCP_HEADERS).set(spoof).send(toolCall('whoami'));
+    expect(challenge.headers['www-authenticate']).toContain(
+      `resource_metadata="${url}/.well-known/oauth-protected-resource/mcp"`,
+    );
+    expect(challenge.headers['www-authenticate']).not.toContain('evil');
+  });
+
   it('serves a page for people at the documentation link', async () => {
     const res = await request(url).get('/docs/mcp');
     expect(res.status).toBe(200);

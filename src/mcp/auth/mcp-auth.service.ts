@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import type { McpCaller } from '../caller';
 import { Clock } from '../clock';
@@ -41,7 +41,7 @@ export class McpAuthService {
    */
   async authenticate(authorization: string | undefined): Promise<McpCaller> {
     const token = bearerToken(authorization, this.settings.maxTokenLength);
-    const key = createHash('sha256').update(token).digest('base64');
+    const key = hash('sha256', token, 'base64');
     const now = this.clock.now();
     const hit = this.cache.get(key);
     if (hit !== undefined) {

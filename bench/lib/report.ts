@@ -1,0 +1,254 @@
+// Results: bench/results/<date>.json, a markdown table (printed and in bench/results/latest.md),
+// and a chart of throughput and p99 per scenario (bench/results/latest.svg: vega-lite compiled and
+// rendered to SVG by vega in Node, no canvas).
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { HttpRow } from '../scenarios/http';
+import type { LoginResult } from '../scenarios/login';
+import type { MemoryResult } from '../scenarios/memory';
+import type { VerifyResult } from '../scenarios/verify';
+import type { machine } from './env';
+
+export interface TargetCheck {
+  target: string;
+  measured: string;
+  required: string;
+  met: boolean;
+}
+
+export interface BenchResults {
+  startedAt: string;
+  finishedAt?: string;
+  machine: ReturnType<typeof machine>;
+  settings: Record<string, unknown>;
+  load: { before: number[]; after: number[] };
+  http: HttpRow[];
+  login: LoginResult[];
+  verify?: VerifyResult;
+  memory?: MemoryResult;
+  targets?: TargetCheck[];
+}
+
+export const RESULTS_DIR = join(__dirname, '..', '..', '..', 'bench', 'results');
+
+const VERIFIED = 'bridge /mcp (verified)';
+const SKIPPED = 'bridge /mcp (verification skipped)';
+const BARE = 'bare node:http + jose (floor)';
+const SDK = 'v1 SDK peer (requireBearerAuth)';
+/** "Within a few MB": the RSS growth allowed over the memory run. */
+const MEMORY_FLAT_MB = 5;
+
+const f0 = (n: number) => (Number.isFinite(n) ? n.toFixed(0) : '–');
+const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : '–');
+const f2 = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : '–');
+const pct = (n: number) => `${(n * 100).toFixed(1)}%`;
+
+export function checkTargets(r: BenchResults): TargetCheck[] {
+  const checks: TargetCheck[] = [];
+  const top = Math.max(...r.http.map((h) => h.connections));
+  const at = (scenario: string, c: number) =>
+    r.http.find((h) => h.scenario === scenario && h.connections === c);
+  const bridge = at(VERIFIED, top);
+  const sdk = at(SDK, top);
+  const bare = at(BARE, top);
+  if (bridge && sdk) {
+    const ratio = bridge.rps / sdk.rps;
+    checks.push({
+      target: `throughput at ${top} connections vs. the SDK peer`,
+      measured: `${ratio.toFixed(2)}× (${f0(bridge.rps)} vs ${f0(sdk.rps)} req/s)`,
+      required: '≥ 1.2×',
+      met: ratio >= 1.2,
+    });
+  }
+  if (bridge && bare) {
+    const ratio = bridge.rps / bare.rps;
+    checks.push({
+      target: `throughput at ${top} connections vs. the bare node:http floor`,
+      measured: `${pct(ratio)} (${f0(bridge.rps)} vs ${f0(bare.rps)} req/s)`,
+      required: '≥ 60%',
+      met: ratio >= 0.6,
+    });
+  }
+  if (bridge) {
+    checks.push({
+      target: `p99 of a verified call at ${top} connections`,
+      measured: `${f2(bridge.p99)} ms`,
+      required: '< 10 ms',
+      met: bridge.p99 < 10,
+    });
+  }
+  for (const c of [...new Set(r.http.map((h) => h.connections))]) {
+    const v = at(VERIFIED, c);
+    const s = at(SKIPPED, c);
+    if (!v || !s) continue;
+    const overhead = 1 - v.rps / s.rps;
+    checks.push({
+      target: `verification overhead at ${c} connection${c === 1 ? '' : 's'} (throughput)`,
+      measured: `${pct(overhead)} (${f0(v.rps)} vs ${f0(s.rps)} req/s)`,
+      required: '< 5%',
+      met: overhead < 0.05,
+    });
+  }
+  const runsWithErrors = [
+    ...r.http.filter((h) => h.errors > 0).map((h) => `${h.scenario} c=${h.connections}: ${h.errors}`),
+    ...r.login.filter((l) => l.errors > 0).map((l) => `login ${l.database} c=${l.concurrency}: ${l.errors}`),
+    ...(r.memory && r.memory.errors > 0 ? [`memory: ${r.memory.errors}`] : []),
+  ];
+  checks.push({
+    target: 'zero errors in every run',
+    measured: runsWithErrors.length ? runsWithErrors.join('; ') : '0',
+    required: '0',
+    met: runsWithErrors.length === 0,
+  });
+  if (r.memory) {
+    checks.push({
+      target: `RSS flat over ${r.memory.calls.toLocaleString('en')} verified calls (after warm-up)`,
+      measured: `${r.memory.rssGrowthMB >= 0 ? '+' : ''}${f1(r.memory.rssGrowthMB)} MB RSS, ${r.memory.heapGrowthMB >= 0 ? '+' : ''}${f1(r.memory.heapGrowthMB)} MB heap`,
+      required: `≤ ${MEMORY_FLAT_MB} MB`,
+      met: r.memory.rssGrowthMB <= MEMORY_FLAT_MB,
+    });
+  }
+  return checks;
+}
+
+export function markdown(r: BenchResults): string {
+  const m = r.machine;
+  const out: string[] = [];
+  out.push(`# connect-bridge benchmark, ${r.startedAt.slice(0, 16).replace('T', ' ')} UTC`, '');
+  out.push(
+    `${m.cores} × ${m.cpu}, ${m.memoryGB} GB, ${m.os}, Node ${m.node}. Load average (1/5/15 min) ` +
+      `${r.load.before.join(' / ')} before, ${r.load.after.join(' / ')} after. ` +
+      `${r.settings.duration} s per load run; load generator (autocannon) in the parent process, each server in its own process.`,
+    '',
+  );
+  if (r.http.length) {
+    out.push('## Verified `tools/call whoami` and baselines', '');
+    out.push('| scenario | connections | req/s | p50 ms | p99 ms | max ms | errors | peak RSS MB |');
+    out.push('|---|--:|--:|--:|--:|--:|--:|--:|');
+    const order = [...new Set(r.http.map((h) => h.scenario))];
+    const rows = [...r.http].sort(
+      (a, b) => a.connections - b.connections || order.indexOf(a.scenario) - order.indexOf(b.scenario),
+    );
+    for (const h of rows) {
+      out.push(
+        `| ${h.scenario} | ${h.connections} | ${f0(h.rps)} | ${f2(h.p50)} | ${f2(h.p99)} | ${f1(h.max)} | ${h.errors} | ${f0(h.peakRssMB)} |`,
+      );
+    }
+    out.push('');
+  }
+  if (r.verify) {
+    const v = r.verify;
+    out.push('## Token verification (in process, one core)', '');
+    out.push('| measure | result |', '|---|--:|');
+    out.push(
+      `| bridge hot path: token seen before (SHA-256 + cache) | ${f0(v.cacheHit.opsPerSecond)}/s (${f2(v.cacheHit.meanMicroseconds)} µs) |`,
+    );
+    out.push(
+      `| full verification, key cached (AccessTokenVerifier, RS256) | ${f0(v.verifyCachedKey.opsPerSecond)}/s (${f1(v.verifyCachedKey.meanMicroseconds)} µs) |`,
+    );
+    out.push(
+      `| plain jose jwtVerify, local key set (reference) | ${f0(v.joseReference.opsPerSecond)}/s (${f1(v.joseReference.meanMicroseconds)} µs) |`,
+    );
+    out.push(
+      `| made-up kid within the refetch cooldown (refused, no fetch) | ${f0(v.unknownKidInCooldown.opsPerSecond)}/s (${f1(v.unknownKidInCooldown.meanMicroseconds)} µs) |`,
+    );
+    out.push(
+      `| key cache miss: new kid → JWKS refetch + verify (p50 / max of ${v.keyRefetch.samples}) | ${f2(v.keyRefetch.p50Ms)} / ${f2(v.keyRefetch.maxMs)} ms |`,
+    );
+    out.push(
+      `| cold start: first verification, first JWKS fetch (p50 / max of ${v.coldStart.samples}) | ${f2(v.coldStart.p50Ms)} / ${f2(v.coldStart.maxMs)} ms |`,
+    );
+    out.push('');
+  }
+  if (r.login.length) {
+    out.push('## Login flow, `local` strategy, against the emulator', '');
+    out.push('| database | concurrent browsers | flows | flows/s | p50 ms | p99 ms | max ms | errors |');
+    out.push('|---|--:|--:|--:|--:|--:|--:|--:|');
+    for (const l of r.login) {
+      out.push(
+        `| ${l.database} | ${l.concurrency} | ${l.flows} | ${f1(l.flowsPerSecond)} | ${f1(l.p50)} | ${f1(l.p99)} | ${f1(l.max)} | ${l.errors} |`,
+      );
+    }
+    out.push('');
+  }
+  if (r.memory) {
+    const mem = r.memory;
+    out.push(
+      `## Memory: ${mem.calls.toLocaleString('en')} verified calls, ${mem.connections} connections`,
+      '',
+    );
+    out.push(
+      `${f0(mem.rps)} req/s, ${mem.errors} errors, peak RSS ${f0(mem.peakRssMB)} MB. After a full GC at each point:`,
+      '',
+    );
+    out.push('| calls | RSS MB | heap used MB |', '|--:|--:|--:|');
+    for (const s of mem.samples)
+      out.push(`| ${s.calls.toLocaleString('en')} | ${f1(s.rssMB)} | ${f1(s.heapUsedMB)} |`);
+    out.push('');
+  }
+  if (r.targets?.length) {
+    out.push('## Targets (issue 7)', '');
+    out.push('| target | measured | required | met |', '|---|---|---|---|');
+    for (const t of r.targets)
+      out.push(`| ${t.target} | ${t.measured} | ${t.required} | ${t.met ? 'yes' : '**no**'} |`);
+    out.push('');
+  }
+  return out.join('\n');
+}
+
+/** Throughput and p99 per scenario and connection count, as an SVG string. */
+export async function chart(r: BenchResults): Promise<string> {
+  const vl = await import('vega-lite');
+  const vega = await import('vega');
+  const values = r.http.map((h) => ({
+    scenario: h.scenario,
+    connections: `${h.connections} conn.`,
+    rps: Math.round(h.rps),
+    p99: Math.round(h.p99 * 100) / 100,
+  }));
+  const order = [...new Set(values.map((v) => v.scenario))];
+  const panel = (field: 'rps' | 'p99', title: string) => ({
+    width: 420,
+    height: 260,
+    title,
+    mark: { type: 'bar', tooltip: true },
+    encoding: {
+      y: { field: 'scenario', type: 'nominal', sort: order, title: null, axis: { labelLimit: 260 } },
+      yOffset: { field: 'connections', type: 'nominal', sort: ['1 conn.', '10 conn.', '100 conn.'] },
+      x: { field, type: 'quantitative', title },
+      color: {
+        field: 'connections',
+        type: 'nominal',
+        title: 'connections',
+        sort: ['1 conn.', '10 conn.', '100 conn.'],
+      },
+    },
+  });
+  const spec = {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: `connect-bridge: verified tools/call and baselines (${r.machine.cores} cores, ${r.startedAt.slice(0, 10)})`,
+    data: { values },
+    hconcat: [
+      panel('rps', 'requests/s (higher is better)'),
+      panel('p99', 'p99 latency, ms (lower is better)'),
+    ],
+    config: { font: 'sans-serif' },
+  };
+  const compiled = vl.compile(spec as never).spec;
+  const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
+  const svg = await view.toSVG();
+  view.finalize();
+  return svg;
+}
+
+/** Writes the JSON, latest.md and latest.svg (when `write`); returns the markdown. */
+export async function writeResults(r: BenchResults, write: boolean): Promise<string> {
+  const text = markdown(r);
+  if (!write) return text;
+  await mkdir(RESULTS_DIR, { recursive: true });
+  const stamp = r.startedAt.replace(/:/g, '-').replace(/\.\d+Z$/, 'Z');
+  await writeFile(join(RESULTS_DIR, `${stamp}.json`), `${JSON.stringify(r, null, 2)}\n`);
+  await writeFile(join(RESULTS_DIR, 'latest.md'), `${text}\n`);
+  if (r.http.length) await writeFile(join(RESULTS_DIR, 'latest.svg'), await chart(r));
+  return text;
+}

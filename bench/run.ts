@@ -1,0 +1,273 @@
+// `npm run bench`: the connect-bridge benchmark suite (issue 7). See README, "Performance".
+//
+//   BENCH_DURATION=10          seconds per load run (use 2 for a smoke run)
+//   BENCH_CONNECTIONS=1,10,100 connection counts of the /mcp matrix
+//   BENCH_MEMORY_CALLS=1000000 verified calls of the memory run
+//   BENCH_LOGIN_CONCURRENCY=1,8
+//   BENCH_DATABASE_URL=postgresql://cb:cb@127.0.0.1:5432/postgres   also run the login flow on PostgreSQL
+//   BENCH_ONLY=http,verify,login,memory   BENCH_WRITE=0
+// CPU profile of the bridge under load: node dist-bench/bench/profile.js (see bench/profile.ts).
+import {
+  AUDIENCE,
+  BENCH_USER,
+  CLIENT_ID,
+  CLIENT_REDIRECT,
+  WHOAMI_CALL,
+  freePort,
+  load,
+  machine,
+  mcpHeaders,
+  runs,
+  secret,
+  settings,
+  warmupSeconds,
+} from './lib/env';
+import { startChild, type Child } from './lib/child';
+import { McpAuthService } from '../src/mcp/auth/mcp-auth.service';
+import { runHttpMatrix, type HttpRow, type HttpTarget } from './scenarios/http';
+import {
+  createBenchDatabase,
+  loginFlow,
+  runLoginLoad,
+  startLoginBridge,
+  type Emulator,
+  type LoginResult,
+} from './scenarios/login';
+import { runMemory, type MemoryResult } from './scenarios/memory';
+import { runVerify, type VerifyResult } from './scenarios/verify';
+import { checkTargets, writeResults, type BenchResults } from './lib/report';
+import type { BridgeTargetOptions } from './targets/bridge';
+import type { PeerTargetOptions } from './targets/peer';
+
+const log = (line: string) => console.log(line);
+
+async function main(): Promise<void> {
+  const startedAt = new Date();
+  const loadBefore = load();
+  log(`connect-bridge bench: ${JSON.stringify(machine())}, load ${loadBefore.join(' ')}`);
+  log(`settings: ${JSON.stringify(settings)}`);
+  const children: Array<Child<unknown>> = [];
+  const keep = <I>(c: Child<I>): Child<I> => {
+    children.push(c as Child<unknown>);
+    return c;
+  };
+  try {
+    // The world: the emulator, a login bridge, the bench user signed in once (so AuthKit knows
+    // the user with its legacy id, as after a real sign-in), and that user's access token.
+    const loginPort = await freePort();
+    const emulatorChild = keep(
+      await startChild<Emulator>('emulator', 'emulator', {
+        loginUri: `http://127.0.0.1:${loginPort}/auth/login`,
+        clients: [{ clientId: CLIENT_ID, redirectUris: [CLIENT_REDIRECT] }],
+      }),
+    );
+    const emulator = emulatorChild.info;
+    let loginBridge: Child<{ url: string; localUserId: string }> | undefined = keep(
+      await startLoginBridge('bridge (login, PGlite)', loginPort, emulator),
+    );
+    await loginFlow(emulator.url);
+    const users = await emulatorChild.call<Array<{ id: string; externalId: string; email: string }>>('users');
+    const workosUser = users.find((u) => u.externalId === loginBridge!.info.localUserId);
+    if (!workosUser) throw new Error('the seed sign-in did not create the AuthKit user');
+    const token = await emulatorChild.call<string>('mint', [
+      { sub: workosUser.id, aud: AUDIENCE, email: BENCH_USER.email },
+      { expiresInSeconds: 6 * 3600 },
+    ]);
+    const expectWhoami = (status: number, body: string) => {
+      if (status !== 200) throw new Error(`whoami: HTTP ${status}: ${body}`);
+      const text = (JSON.parse(body) as { result?: { content?: Array<{ text?: string }> } }).result
+        ?.content?.[0]?.text;
+      const who = JSON.parse(text ?? '{}') as { sub?: string };
+      if (who.sub !== workosUser.id) throw new Error(`whoami: unexpected answer ${body}`);
+    };
+
+    const bridgeEnv = (port: number, extra: Record<string, string> = {}): BridgeTargetOptions['env'] => ({
+      PORT: String(port),
+      PUBLIC_URL: `http://127.0.0.1:${port}`,
+      WORKOS_API_KEY: emulator.apiKey,
+      WORKOS_CLIENT_ID: emulator.clientId,
+      WORKOS_API_URL: emulator.url,
+      AUTHKIT_DOMAIN: emulator.issuer,
+      MCP_AUDIENCE: AUDIENCE,
+      SESSION_SECRET: secret(),
+      LEGACY_AUTH_STRATEGY: 'local',
+      ...extra,
+    });
+    const startBridge = async (
+      name: string,
+      options: Omit<BridgeTargetOptions, 'env'> & { env?: Record<string, string> },
+      execArgv: string[] = [],
+    ) => {
+      const port = await freePort();
+      const opts: BridgeTargetOptions = { ...options, env: bridgeEnv(port, options.env) };
+      return keep(
+        await startChild<{ url: string }>(name, 'bridge', opts as unknown as Record<string, unknown>, {
+          execArgv,
+        }),
+      );
+    };
+    const startPeer = async (name: string, kind: PeerTargetOptions['kind']) => {
+      const opts: PeerTargetOptions = { kind, issuer: emulator.issuer, audience: AUDIENCE };
+      return keep(
+        await startChild<{ url: string }>(name, 'peer', opts as unknown as Record<string, unknown>),
+      );
+    };
+
+    const results: BenchResults = {
+      startedAt: startedAt.toISOString(),
+      machine: machine(),
+      settings: { ...settings, databaseUrl: settings.databaseUrl ? '(set)' : undefined },
+      load: { before: loadBefore, after: [] },
+      http: [],
+      login: [],
+    };
+
+    if (runs('http')) {
+      log('\n/mcp tools/call whoami and baselines');
+      const bridge = await startBridge('bridge', {});
+      const skipped = await startBridge('bridge, verification skipped', { skipVerificationWithToken: token });
+      const infoLog = await startBridge('bridge, LOG_LEVEL=info', { env: { LOG_LEVEL: 'info' } });
+      const bare = await startPeer('bare node:http + jose', 'bare');
+      const sdk = await startPeer('v1 SDK peer', 'sdk');
+      const mcp = (
+        scenario: string,
+        server: Child<{ url: string }>,
+        extra: Partial<HttpTarget> = {},
+      ): HttpTarget => ({
+        scenario,
+        server,
+        url: `${server.info.url}/mcp`,
+        method: 'POST',
+        headers: mcpHeaders(token),
+        body: WHOAMI_CALL,
+        check: expectWhoami,
+        ...extra,
+      });
+      // A rotation of more distinct tokens than the bridge's verified-token cache holds: every
+      // request misses the cache and pays a full verification (the worst case of the hot path).
+      const rotationSize = McpAuthService.MAX_CACHED_TOKENS + 1000;
+      log(`  minting ${rotationSize} tokens for the cache-miss scenario …`);
+      const rotation = (
+        await emulatorChild.call<string[]>('mintMany', {
+          count: rotationSize,
+          claims: { sub: workosUser.id, aud: AUDIENCE, email: BENCH_USER.email },
+          opts: { expiresInSeconds: 6 * 3600 },
+        })
+      ).map((t) => `Bearer ${t}`);
+      const top = [Math.max(...settings.connections)];
+      const targets: HttpTarget[] = [
+        mcp('bridge /mcp (verified)', bridge),
+        mcp('bridge /mcp (verification skipped)', skipped),
+        {
+          scenario: 'bridge /healthz',
+          server: bridge,
+          url: `${bridge.info.url}/healthz`,
+          method: 'GET',
+          check: (s, b) => {
+            if (s !== 200 || !b.includes('ok')) throw new Error(`healthz: ${s} ${b}`);
+          },
+        },
+        mcp('bare node:http + jose (floor)', bare),
+        mcp('v1 SDK peer (requireBearerAuth)', sdk),
+        mcp('bridge /mcp, LOG_LEVEL=info', infoLog, { connections: top }),
+        mcp('bridge /mcp, every token new (cache miss)', bridge, {
+          rotateAuthorization: rotation,
+          connections: top,
+        }),
+      ];
+      results.http = await runHttpMatrix(
+        targets,
+        settings.connections,
+        settings.duration,
+        warmupSeconds(),
+        log,
+      );
+      for (const c of [bridge, skipped, infoLog, bare, sdk]) await c.stop();
+    }
+
+    if (runs('login')) {
+      log('\nlogin flow (local strategy) against the emulator');
+      const dbs: Array<{ name: LoginResult['database']; url?: string; drop?: () => Promise<void> }> = [
+        { name: 'PGlite' },
+      ];
+      if (settings.databaseUrl) {
+        const db = await createBenchDatabase(settings.databaseUrl);
+        dbs.push({ name: 'PostgreSQL', url: db.url, drop: db.drop });
+      }
+      for (const db of dbs) {
+        if (db.url) {
+          await loginBridge?.stop();
+          loginBridge = keep(
+            await startLoginBridge('bridge (login, PostgreSQL)', loginPort, emulator, db.url),
+          );
+        }
+        await runLoginLoad(db.name, emulator.url, 2, warmupSeconds());
+        for (const c of settings.loginConcurrency) {
+          const r = await runLoginLoad(db.name, emulator.url, c, settings.duration);
+          results.login.push(r);
+          log(
+            `  ${db.name.padEnd(10)} concurrency ${String(c).padStart(2)}: ${r.flowsPerSecond.toFixed(1)} flows/s, ` +
+              `p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms, errors ${r.errors}${r.firstError ? ` (${r.firstError})` : ''}`,
+          );
+        }
+      }
+      await loginBridge?.stop();
+      loginBridge = undefined;
+      for (const db of dbs) await db.drop?.();
+    }
+
+    if (runs('verify')) {
+      log('\ntoken verification (in process)');
+      const v: VerifyResult = await runVerify(
+        emulator,
+        emulatorChild,
+        token,
+        Math.min(settings.duration, 5),
+        settings.duration >= 10 ? 20 : 5,
+      );
+      results.verify = v;
+      log(
+        `  cache hit ${v.cacheHit.opsPerSecond.toFixed(0)}/s · verify (key cached) ${v.verifyCachedKey.opsPerSecond.toFixed(0)}/s ` +
+          `· jose ${v.joseReference.opsPerSecond.toFixed(0)}/s · unknown kid (cooldown) ${v.unknownKidInCooldown.opsPerSecond.toFixed(0)}/s`,
+      );
+      log(
+        `  key refetch p50 ${v.keyRefetch.p50Ms.toFixed(2)} ms max ${v.keyRefetch.maxMs.toFixed(2)} ms · cold start p50 ${v.coldStart.p50Ms.toFixed(2)} ms`,
+      );
+    }
+
+    if (runs('memory')) {
+      log(`\nmemory: ${settings.memoryCalls} verified calls on a fresh bridge`);
+      const bridge = await startBridge('bridge (memory)', {}, ['--expose-gc']);
+      const headers = mcpHeaders(token);
+      const first = await fetch(`${bridge.info.url}/mcp`, { method: 'POST', headers, body: WHOAMI_CALL });
+      const expectBody = await first.text();
+      expectWhoami(first.status, expectBody);
+      results.memory = await runMemory(
+        bridge,
+        { url: `${bridge.info.url}/mcp`, headers, body: WHOAMI_CALL, expectBody },
+        settings.memoryCalls,
+        log,
+      );
+      const m: MemoryResult = results.memory;
+      log(
+        `  rss growth ${m.rssGrowthMB.toFixed(1)} MB, heap growth ${m.heapGrowthMB.toFixed(1)} MB, errors ${m.errors}`,
+      );
+      await bridge.stop();
+    }
+
+    results.load.after = load();
+    results.finishedAt = new Date().toISOString();
+    results.targets = checkTargets(results);
+    const text = await writeResults(results, settings.write);
+    log(`\n${text}`);
+  } finally {
+    for (const c of children.reverse()) await c.stop().catch(() => undefined);
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? (err.stack ?? err.message) : err);
+  process.exit(1);
+});
+
+export type { HttpRow };

@@ -1,0 +1,80 @@
+// Verified tools/call whoami on the bridge's /mcp and its baselines, run side by side: for each
+// connection count, every target in turn (so machine noise hits them all alike).
+import type { Child } from '../lib/child';
+import { runLoad, type LoadResult } from '../lib/load';
+
+export interface HttpTarget {
+  /** Row label in the results. */
+  scenario: string;
+  server: Child;
+  url: string;
+  method: 'GET' | 'POST';
+  headers?: Record<string, string>;
+  body?: string;
+  /** Checks the first answer (throws when wrong); its body becomes autocannon's expectBody. */
+  check: (status: number, body: string) => void;
+  /** Per-request Authorization values, in turn (then no body check under load). */
+  rotateAuthorization?: string[];
+  /** Connection counts this target runs at (default: all). */
+  connections?: number[];
+}
+
+export interface HttpRow extends LoadResult {
+  scenario: string;
+}
+
+/** One request with fetch: the answer must pass `check`; returns its body. */
+export async function precheck(t: HttpTarget): Promise<string> {
+  const res = await fetch(t.url, {
+    method: t.method,
+    headers: { ...t.headers, ...(t.rotateAuthorization ? { authorization: t.rotateAuthorization[0] } : {}) },
+    body: t.body,
+  });
+  const body = await res.text();
+  t.check(res.status, body);
+  return body;
+}
+
+export async function runHttpMatrix(
+  targets: HttpTarget[],
+  connections: number[],
+  duration: number,
+  warmup: number,
+  log: (line: string) => void,
+): Promise<HttpRow[]> {
+  const expected = new Map<HttpTarget, string>();
+  for (const t of targets) {
+    expected.set(t, await precheck(t));
+    await run(t, 10, warmup, undefined);
+  }
+  const rows: HttpRow[] = [];
+  for (const c of connections) {
+    for (const t of targets) {
+      if (t.connections && !t.connections.includes(c)) continue;
+      const r = await run(t, c, duration, expected.get(t));
+      rows.push({ scenario: t.scenario, ...r });
+      log(
+        `  ${t.scenario.padEnd(44)} c=${String(c).padStart(3)}  ${r.rps.toFixed(0).padStart(6)} req/s  ` +
+          `p50 ${r.p50.toFixed(2)}  p99 ${r.p99.toFixed(2)}  max ${r.max.toFixed(1)} ms  ` +
+          `errors ${r.errors}  rss ${r.peakRssMB.toFixed(0)} MB`,
+      );
+    }
+  }
+  return rows;
+}
+
+function run(t: HttpTarget, connections: number, duration: number, expectBody?: string): Promise<LoadResult> {
+  return runLoad(
+    {
+      url: t.url,
+      method: t.method,
+      headers: t.headers,
+      body: t.body,
+      connections,
+      duration,
+      expectBody,
+      rotateAuthorization: t.rotateAuthorization,
+    },
+    t.server,
+  );
+}

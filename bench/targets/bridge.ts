@@ -1,0 +1,88 @@
+// A connect-bridge instance under test, in its own process: createApp(config) + listen, exactly as
+// src/main.ts does, configured against the AuthKit emulator (non-demo, local strategy).
+import 'reflect-metadata';
+import { Session } from 'node:inspector/promises';
+import { createApp, listen } from '../../src/bootstrap';
+import { loadConfig, type AppConfig } from '../../src/config/app-config';
+import { LocalUsersService } from '../../src/legacy-session/local-users.service';
+import { DEFAULT_LOGIN_RATE_LIMITS, RateLimiterService } from '../../src/legacy-session/rate-limiter.service';
+import { McpAuthService } from '../../src/mcp/auth/mcp-auth.service';
+import { failStart, serveRpc } from '../lib/child';
+
+export interface BridgeTargetOptions {
+  /** Environment the bridge is configured with (PORT, PUBLIC_URL, WORKOS_*, AUTHKIT_DOMAIN, …). */
+  env: Record<string, string>;
+  /** Unset: in-memory PGlite. */
+  databaseUrl?: string;
+  /**
+   * "Verification skipped": authenticate this token once, then answer every request with that
+   * caller (no hash, no cache lookup, no signature check): the same call without verification.
+   */
+  skipVerificationWithToken?: string;
+  /** Lift the per-IP sign-in limit (every benchmark browser comes from 127.0.0.1). */
+  liftRateLimits?: boolean;
+}
+
+async function main(): Promise<void> {
+  const options = JSON.parse(process.env.BENCH_TARGET ?? '{}') as BridgeTargetOptions;
+  const env = { NODE_ENV: 'development', LOG_LEVEL: 'warn', ...options.env };
+  if (options.databaseUrl)
+    Object.assign(env, { DATABASE_URL: options.databaseUrl, DATABASE_AUTO_MIGRATE: 'true' });
+  let config: AppConfig = loadConfig(env);
+  if (!options.databaseUrl)
+    config = { ...config, database: { kind: 'pglite', dataDir: 'memory://', autoMigrate: true } };
+  const app = await createApp(config);
+  await listen(app, config);
+  if (options.liftRateLimits) {
+    app.get(RateLimiterService).limits = {
+      ...DEFAULT_LOGIN_RATE_LIMITS,
+      perIp: { limit: 1_000_000_000, windowSeconds: 900 },
+    };
+  }
+  if (options.skipVerificationWithToken) {
+    const auth = app.get(McpAuthService);
+    const caller = await auth.authenticate(`Bearer ${options.skipVerificationWithToken}`);
+    auth.authenticate = () => Promise.resolve(caller);
+  }
+  let profiler: Session | undefined;
+  serveRpc(
+    {
+      createLocalUser: (u: { email: string; password: string; firstName: string; lastName: string }) =>
+        app
+          .get(LocalUsersService)
+          .create(u)
+          .then((r) => ({ id: r.id })),
+      mem: () => process.memoryUsage(),
+      // CPU profile of a window (what --cpu-prof cannot do: it covers start-up too).
+      profileStart: async () => {
+        profiler ??= new Session();
+        profiler.connect();
+        await profiler.post('Profiler.enable');
+        await profiler.post('Profiler.setSamplingInterval', { interval: 100 });
+        await profiler.post('Profiler.start');
+      },
+      profileStop: async () => {
+        if (!profiler) throw new Error('profileStart first');
+        const { profile } = await profiler.post('Profiler.stop');
+        profiler.disconnect();
+        profiler = undefined;
+        return profile;
+      },
+      gc: () => {
+        const gc = (globalThis as { gc?: () => void }).gc;
+        if (!gc) throw new Error('start with --expose-gc');
+        gc();
+        gc();
+        return process.memoryUsage();
+      },
+      shutdown: async () => {
+        setTimeout(() => process.exit(0), 3000).unref();
+        await app.close();
+        setImmediate(() => process.exit(0));
+      },
+    },
+    { url: `http://127.0.0.1:${config.port}`, pid: process.pid },
+  );
+}
+
+main().catch(failStart);
