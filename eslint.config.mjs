@@ -7,6 +7,7 @@ export default tseslint.config(
       'node_modules/',
       '.tools/',
       'dist/',
+      'dist-bench/',
       '.data/',
       'src/generated/',
       'coverage/',
