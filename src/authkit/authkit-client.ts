@@ -1,8 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { WorkOS, type UserConsentOption } from '@workos-inc/node';
+import { NotFoundException, type UserConsentOption, type WorkOS } from '@workos-inc/node';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
 import type { LegacyUser } from '../legacy-session/legacy-user';
+import { createWorkOS } from './workos-sdk';
 
 export interface CompletionRequest {
   externalAuthId: string;
@@ -10,10 +11,22 @@ export interface CompletionRequest {
   userConsentOptions?: UserConsentOption[];
 }
 
+/** A WorkOS user as the bridge needs it. */
+export interface WorkOSUserView {
+  id: string;
+  email: string;
+  /** The legacy user id, as sent to the completion API. */
+  externalId: string | null;
+  firstName: string | null;
+  lastName: string | null;
+}
+
 /** The WorkOS calls the bridge makes. Tests substitute their own implementation. */
 export abstract class AuthKitClient {
   /** POST /authkit/oauth2/complete, sent exactly once; rejects with the SDK's errors. */
   abstract completeOAuth2(request: CompletionRequest): Promise<{ redirectUri: string }>;
+  /** The user, or null when WorkOS does not know the id; rejects when WorkOS cannot be asked. */
+  abstract getUser(workosUserId: string): Promise<WorkOSUserView | null>;
 }
 
 /**
@@ -24,6 +37,7 @@ export abstract class AuthKitClient {
 @Injectable()
 export class WorkOSAuthKitClient extends AuthKitClient {
   private client?: WorkOS;
+  private lookupClient?: WorkOS;
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
     super();
@@ -44,17 +58,27 @@ export class WorkOSAuthKitClient extends AuthKitClient {
     return { redirectUri };
   }
 
+  async getUser(workosUserId: string): Promise<WorkOSUserView | null> {
+    // A lookup runs while an MCP request waits: a short time limit and one retry.
+    this.lookupClient ??= createWorkOS(this.config.workos, { timeoutMs: 5000, maxRetries: 1 });
+    try {
+      const user = await this.lookupClient.userManagement.getUser(workosUserId);
+      return {
+        id: user.id,
+        email: user.email,
+        externalId: user.externalId ?? null,
+        firstName: user.firstName ?? null,
+        lastName: user.lastName ?? null,
+      };
+    } catch (err) {
+      if (err instanceof NotFoundException) return null;
+      throw err;
+    }
+  }
+
   private workos(): WorkOS {
-    if (this.client) return this.client;
-    const { apiKey, apiUrl, clientId } = this.config.workos;
-    if (!apiKey) throw Object.assign(new Error('WORKOS_API_KEY is not configured'), { status: 401 });
-    const url = new URL(apiUrl);
-    this.client = new WorkOS(apiKey, {
-      clientId,
-      apiHostname: url.hostname,
-      https: url.protocol === 'https:',
-      ...(url.port ? { port: Number(url.port) } : {}),
-      timeout: this.config.login.completeTimeoutMs,
+    this.client ??= createWorkOS(this.config.workos, {
+      timeoutMs: this.config.login.completeTimeoutMs,
       maxRetries: 0,
     });
     return this.client;

@@ -32,7 +32,9 @@ export interface McpSettings {
   clockToleranceSeconds: number;
   /** The largest token accepted (bytes of the Authorization header value). */
   maxTokenLength: number;
-  /** At most one JWKS refetch per this many milliseconds for an unknown `kid`. */
+  /** At most one JWKS refetch per this many milliseconds for unknown `kid`s (requests wait for it). */
+  jwksRefetchIntervalMs: number;
+  /** A `kid` still unknown after a refetch is refused without another one for this long; also the background refresh's spacing. */
   jwksCooldownMs: number;
   /** JWKS older than this is refreshed in the background (the old set stays in use). */
   jwksMaxAgeMs: number;
@@ -73,6 +75,7 @@ export function mcpSettingsFrom(config: AppConfig): McpSettings {
         : undefined,
     clockToleranceSeconds: 5,
     maxTokenLength: 8192,
+    jwksRefetchIntervalMs: 1_000,
     jwksCooldownMs: 30_000,
     jwksMaxAgeMs: 10 * 60_000,
     metadataTtlMs: 5 * 60_000,

@@ -11,6 +11,7 @@ import { McpCorsMiddleware } from './http/cors.middleware';
 import { MCP_FETCH } from './http/fetch-json';
 import { IdentityService } from './identity/identity.service';
 import { UserDirectory, WorkosUserDirectory } from './identity/user-directory';
+import { AuthKitModule } from '../authkit/authkit.module';
 import { PrismaUserLinkRepository, UserLinkRepository } from './identity/user-link.repository';
 import { McpController } from './mcp.controller';
 import { MCP_SETTINGS, mcpSettingsFrom } from './mcp-settings';
@@ -39,7 +40,7 @@ const PUBLIC_DOCUMENTS = [
  * proxy mode. Reads everything from AppConfig (MCP_*, AUTHKIT_DOMAIN, WORKOS_*).
  */
 @Module({
-  imports: [DiscoveryModule],
+  imports: [DiscoveryModule, AuthKitModule],
   controllers: [McpController, WellKnownController],
   providers: [
     {

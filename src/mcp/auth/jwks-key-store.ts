@@ -35,8 +35,10 @@ export interface KeyStoreStatus {
  * plus what it lacks for a long-running resource server:
  * - keys are cached; a set older than `jwksMaxAgeMs` is refreshed in the background while the
  *   current one stays in use;
- * - an unknown `kid` triggers at most one refetch per `jwksCooldownMs` (a flood of made-up kids
- *   cannot turn into a flood of requests to AuthKit);
+ * - an unknown `kid` triggers a refetch, at most one per `jwksRefetchIntervalMs` (1 s) shared by
+ *   every request waiting for it, so a key AuthKit just rotated in is accepted at once, while a
+ *   flood of made-up kids cannot turn into a flood of requests to AuthKit; a kid still unknown
+ *   after a refetch is refused without another one for `jwksCooldownMs`;
  * - a failed refresh keeps the last good set (AuthKit being briefly unreachable does not log
  *   everyone out); only when no set was ever fetched does verification fail as unavailable;
  * - one fetch in flight at a time, with a time limit and no redirects.
@@ -50,6 +52,9 @@ export class JwksKeyStore {
   private lastAttemptAt = 0;
   private lastError?: string;
   private inflight?: Promise<void>;
+  private scheduled?: Promise<void>;
+  /** kids still unknown after a refetch, and when (a made-up kid does not cause a refetch each time). */
+  private readonly missingKids = new Map<string, number>();
 
   constructor(
     @Inject(MCP_SETTINGS) private readonly settings: McpSettings,
@@ -72,16 +77,43 @@ export class JwksKeyStore {
       return await this.local!(header, token);
     } catch (err) {
       if (!(err instanceof errors.JWKSNoMatchingKey)) throw err;
-      // An unknown kid: AuthKit may have rotated. Refetch, at most once per cooldown.
-      if (now - this.lastAttemptAt < this.settings.jwksCooldownMs) throw err;
+      // An unknown kid: AuthKit may have rotated. A kid that was still unknown after a refetch
+      // within the cooldown is refused at once; any other waits for the next refetch (at most one
+      // per jwksRefetchIntervalMs, shared by every waiting request), so a new key works at once.
+      const kid = typeof header.kid === 'string' ? header.kid : '';
+      const missingSince = this.missingKids.get(kid);
+      if (missingSince !== undefined && now - missingSince < this.settings.jwksCooldownMs) throw err;
       try {
-        await this.refresh();
+        await this.refetchSoon();
       } catch {
         throw err;
       }
-      return this.local!(header, token);
+      try {
+        return await this.local!(header, token);
+      } catch (again) {
+        if (again instanceof errors.JWKSNoMatchingKey) this.rememberMissing(kid);
+        throw again;
+      }
     }
   };
+
+  /** The refetch for an unknown kid: now, or when jwksRefetchIntervalMs has passed since the last try. */
+  private refetchSoon(): Promise<void> {
+    if (this.inflight) return this.inflight;
+    const wait = this.lastAttemptAt + this.settings.jwksRefetchIntervalMs - this.clock.now();
+    if (wait <= 0) return this.refresh();
+    this.scheduled ??= new Promise<void>((resolve) => setTimeout(resolve, wait).unref())
+      .then(() => this.refresh())
+      .finally(() => {
+        this.scheduled = undefined;
+      });
+    return this.scheduled;
+  }
+
+  private rememberMissing(kid: string): void {
+    if (this.missingKids.size >= 1000) this.missingKids.clear();
+    this.missingKids.set(kid, this.clock.now());
+  }
 
   status(): KeyStoreStatus {
     const now = this.clock.now();

@@ -9,6 +9,8 @@ const quoted = (value: string): string =>
 export const JSONRPC_UNAUTHORIZED = -32001;
 export const JSONRPC_SERVER_ERROR = -32000;
 export const JSONRPC_INTERNAL_ERROR = -32603;
+export const JSONRPC_PARSE_ERROR = -32700;
+export const JSONRPC_INVALID_REQUEST = -32600;
 
 export type JsonRpcId = string | number | null;
 

@@ -21,6 +21,7 @@ import {
   jsonRpcError,
   requestIdOf,
 } from '../http/challenges';
+import { bodyErrorAnswer } from '../http/deferred-body-error';
 import { MCP_SETTINGS, type McpSettings } from '../mcp-settings';
 import { UpstreamProxyService } from '../proxy/upstream-proxy.service';
 import { McpToolRegistry } from '../tools/tool-registry';
@@ -41,8 +42,9 @@ interface JsonRpcRequestLike {
  * POST/GET/DELETE /mcp: Streamable HTTP, stateless (no Mcp-Session-Id; any instance answers any
  * request), behind the bearer check.
  *
- * Order: (Origin and CORS in McpCorsMiddleware) → token (401 / 503) → proxy mode → method →
- * Content-Type → scope check of every tools/call in the body (403) → the SDK.
+ * Order: (Origin and CORS in McpCorsMiddleware) → token (401 / 503) → a body the parser refused
+ * (-32700 / -32600) → proxy mode → method → Content-Type → scope check of every tools/call in the
+ * body (403) → the SDK.
  *
  * Two ways into the SDK's `Server`, same factory, same tools:
  * - the common case, one 2025-era JSON-RPC message from a client that accepts JSON (every v1
@@ -104,6 +106,8 @@ export class McpEndpointService implements OnModuleDestroy {
       } catch (err) {
         return this.refuse(res, err, req.body);
       }
+      const unreadable = bodyErrorAnswer(req);
+      if (unreadable) return send(res, unreadable.status, jsonRpcError(unreadable.code, unreadable.message));
       if (this.proxy.enabled) return await this.proxy.forward(req, res, caller);
       if (method !== 'POST') {
         // Stateless: there is no session to stream from (GET) or to end (DELETE).

@@ -1,0 +1,46 @@
+import type { Request } from 'express';
+import { JSONRPC_INVALID_REQUEST, JSONRPC_PARSE_ERROR } from './challenges';
+
+const BODY_ERROR = Symbol('mcp.bodyError');
+
+type WithBodyError = Request & { [BODY_ERROR]?: unknown };
+
+/**
+ * The global body parser hands a body it could not read on /mcp to the MCP endpoint instead of
+ * answering it in the service's error shape: /mcp speaks JSON-RPC, and checks the Origin and the
+ * token before it says anything about the body. True when the error was taken.
+ */
+export function deferMcpBodyError(req: Request, err: unknown): boolean {
+  if (req.path !== '/mcp' && req.path !== '/mcp/') return false;
+  (req as WithBodyError)[BODY_ERROR] = err ?? new Error('unreadable body');
+  return true;
+}
+
+/** The JSON-RPC answer to a body the parser refused, or undefined when the body was fine. */
+export function bodyErrorAnswer(req: Request): { status: number; code: number; message: string } | undefined {
+  const err = (req as WithBodyError)[BODY_ERROR];
+  if (err === undefined) return undefined;
+  const e = err as { type?: string; status?: number; body?: unknown };
+  if (e.type === 'entity.too.large') {
+    return { status: 413, code: JSONRPC_INVALID_REQUEST, message: 'Invalid Request: the body is too large.' };
+  }
+  if (e.type === 'entity.parse.failed') {
+    // Strict JSON parsing also refuses valid JSON that is not an object or an array (`1`, `"x"`, `null`).
+    let json = false;
+    try {
+      JSON.parse(String(e.body));
+      json = true;
+    } catch {
+      /* not JSON at all */
+    }
+    return json
+      ? {
+          status: 400,
+          code: JSONRPC_INVALID_REQUEST,
+          message: 'Invalid Request: the body must be a JSON-RPC request object or a batch.',
+        }
+      : { status: 400, code: JSONRPC_PARSE_ERROR, message: 'Parse error: the body is not valid JSON.' };
+  }
+  const status = typeof e.status === 'number' && e.status >= 400 && e.status < 500 ? e.status : 400;
+  return { status, code: JSONRPC_INVALID_REQUEST, message: 'Invalid Request: the body could not be read.' };
+}
