@@ -14,6 +14,8 @@ import { MetricsModule } from './metrics/metrics.module';
 export interface AppModuleOptions {
   /** Where log lines go (stdout by default); tests capture them here. */
   logStream?: DestinationStream;
+  /** Modules only some runs have (main.ts adds the demo's pages in demo mode). */
+  modules?: DynamicModule[];
 }
 
 @Module({})
@@ -29,6 +31,7 @@ export class AppModule {
         HealthModule,
         LoginModule,
         McpModule,
+        ...(options.modules ?? []),
       ],
       providers: [{ provide: APP_FILTER, useClass: AllExceptionsFilter }],
     };

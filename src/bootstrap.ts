@@ -6,12 +6,14 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { Logger } from 'nestjs-pino';
 import { AppModule, type AppModuleOptions } from './app.module';
 import { sendError } from './common/all-exceptions.filter';
+import { securityHeaders } from './common/security-headers';
 import type { AppConfig } from './config/app-config';
+import { deferMcpBodyError } from './mcp/http/deferred-body-error';
 
 /**
  * Builds the Nest application from a validated config: used by main.ts, the demo and tests.
  * Body parsing is ours (not Nest's) so that a malformed or oversized body gets the one error
- * shape instead of Express's default HTML page.
+ * shape instead of Express's default HTML page (on /mcp: a JSON-RPC error, after the token check).
  */
 export async function createApp(
   config: AppConfig,
@@ -24,13 +26,14 @@ export async function createApp(
   app.useLogger(app.get(Logger));
   app.set('trust proxy', config.trustProxy);
   app.disable('x-powered-by');
+  app.use(securityHeaders({ https: config.publicUrl.startsWith('https://') }));
   const errorLogger = new NestLogger('HTTP');
   const guard =
     (parser: express.RequestHandler) =>
     (req: Request, res: Response, next: NextFunction): void => {
       void parser(req, res, (err?: unknown) => {
-        if (err) sendError(err, req, res, errorLogger);
-        else next();
+        if (!err || deferMcpBodyError(req, err)) next();
+        else sendError(err, req, res, errorLogger);
       });
     };
   app.use(guard(express.json({ limit: '1mb', type: ['application/json', 'application/*+json'] })));

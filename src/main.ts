@@ -1,7 +1,10 @@
 import 'reflect-metadata';
+import type { AddressInfo } from 'node:net';
+import type { NestExpressApplication } from '@nestjs/platform-express';
 import { createApp, listen } from './bootstrap';
 import { ConfigError, loadConfigFromProcess } from './config/app-config';
-import { demoAuthKitLines, startDemoAuthKit, type DemoAuthKit } from './demo/demo-authkit';
+import { demoInfo, startDemoAuthKit, type DemoAuthKit } from './demo/demo-authkit';
+import { DemoUserSeeder, DEMO_USER } from './legacy-session/demo-user.seeder';
 
 async function main(): Promise<void> {
   let config;
@@ -14,16 +17,36 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  // Demo mode (no WORKOS_API_KEY; refused in production): the embedded AuthKit emulator stands in for WorkOS.
+  // Demo mode (no WORKOS_API_KEY; refused in production): the embedded AuthKit emulator stands in for
+  // WorkOS, and the demo's own pages (home page, walk-through) are added. Production loads neither.
   let demo: DemoAuthKit | undefined;
+  const modules = [];
   if (config.demo) {
     demo = await startDemoAuthKit(config);
     config = demo.config;
     for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void demo?.close());
+    const { DemoModule } = await import('./demo/demo.module.js');
+    modules.push(DemoModule.forRoot(demoInfo(demo, DEMO_USER.email)));
   }
-  const app = await createApp(config);
+  const app = await createApp(config, { modules });
   await listen(app, config);
-  if (demo) for (const line of demoAuthKitLines(demo)) console.log(line);
+  if (demo) await printDemoBanner(app, demo);
+}
+
+/** Waits (briefly) until /readyz answers 200, then prints where everything is. */
+async function printDemoBanner(app: NestExpressApplication, demo: DemoAuthKit): Promise<void> {
+  const { demoBanner } = await import('./demo/demo-banner.js');
+  const { port } = (app.getHttpServer() as import('node:http').Server).address() as AddressInfo;
+  let ready = false;
+  for (let i = 0; i < 50 && !ready; i++) {
+    ready = await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(2000) })
+      .then((r) => r.ok)
+      .catch(() => false);
+    if (!ready) await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  const password = app.get(DemoUserSeeder).password;
+  const demoUser = password ? { email: DEMO_USER.email, password } : undefined;
+  console.log(demoBanner(demo, { demoUser, ready }).join('\n'));
 }
 
 main().catch((err: unknown) => {

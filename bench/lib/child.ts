@@ -59,6 +59,8 @@ export interface Child<Info = Record<string, unknown>> {
   call<T = unknown>(cmd: string, args?: unknown): Promise<T>;
   /** Resident set size now, in bytes (from /proc, else asked over IPC). */
   rss(): Promise<number>;
+  /** CPU time (user + system) used so far, in milliseconds; undefined without /proc. */
+  cpuMs(): number | undefined;
   stop(): Promise<void>;
 }
 
@@ -132,6 +134,7 @@ export async function startChild<Info = Record<string, unknown>>(
       const fromProc = procRss(pid);
       return fromProc ?? (await call<{ rss: number }>('mem')).rss;
     },
+    cpuMs: () => procCpuMs(pid),
     async stop() {
       if (proc.exitCode !== null || proc.signalCode !== null) return;
       const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
@@ -150,6 +153,18 @@ export function procRss(pid: number): number | undefined {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
     return m ? Number(m[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** User + system CPU time of a process in milliseconds (/proc/<pid>/stat, 100 ticks a second). */
+export function procCpuMs(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Fields 14 and 15 of stat(5) (utime, stime): index 11 and 12 after the command name.
+    return (Number(fields[11]) + Number(fields[12])) * 10;
   } catch {
     return undefined;
   }

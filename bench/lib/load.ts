@@ -35,6 +35,8 @@ export interface LoadResult {
   errors: number;
   detail: { errors: number; timeouts: number; non2xx: number; mismatches: number };
   peakRssMB: number;
+  /** Server CPU time (user + system) per answered request, in microseconds: less noisy than req/s. */
+  cpuUsPerRequest: number;
 }
 
 export function percentile(sorted: Float64Array | number[], p: number): number {
@@ -43,7 +45,7 @@ export function percentile(sorted: Float64Array | number[], p: number): number {
   return sorted[i];
 }
 
-export async function runLoad(spec: LoadSpec, server?: Pick<Child, 'rss'>): Promise<LoadResult> {
+export async function runLoad(spec: LoadSpec, server?: Pick<Child, 'rss' | 'cpuMs'>): Promise<LoadResult> {
   const latencies: number[] = [];
   let peakRss = 0;
   let sampling = true;
@@ -79,6 +81,7 @@ export async function runLoad(spec: LoadSpec, server?: Pick<Child, 'rss'>): Prom
       : {}),
   };
   const started = process.hrtime.bigint();
+  const cpuBefore = server?.cpuMs();
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
     const instance = autocannon(options, (err, res) => (err ? reject(err) : resolve(res)));
     if (spec.keepLatencies !== false) {
@@ -88,6 +91,7 @@ export async function runLoad(spec: LoadSpec, server?: Pick<Child, 'rss'>): Prom
     }
   });
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const cpuAfter = server?.cpuMs();
   sampling = false;
   await sampler;
   const sorted = Float64Array.from(latencies).sort();
@@ -111,5 +115,9 @@ export async function runLoad(spec: LoadSpec, server?: Pick<Child, 'rss'>): Prom
     errors: detail.errors + detail.timeouts + detail.non2xx + detail.mismatches,
     detail,
     peakRssMB: peakRss / 2 ** 20,
+    cpuUsPerRequest:
+      cpuBefore !== undefined && cpuAfter !== undefined && total > 0
+        ? ((cpuAfter - cpuBefore) * 1000) / total
+        : NaN,
   };
 }

@@ -123,15 +123,17 @@ export function markdown(r: BenchResults): string {
   );
   if (r.http.length) {
     out.push('## Verified `tools/call whoami` and baselines', '');
-    out.push('| scenario | connections | req/s | p50 ms | p99 ms | max ms | errors | peak RSS MB |');
-    out.push('|---|--:|--:|--:|--:|--:|--:|--:|');
+    out.push(
+      '| scenario | connections | req/s | p50 ms | p99 ms | max ms | errors | server CPU µs/req | peak RSS MB |',
+    );
+    out.push('|---|--:|--:|--:|--:|--:|--:|--:|--:|');
     const order = [...new Set(r.http.map((h) => h.scenario))];
     const rows = [...r.http].sort(
       (a, b) => a.connections - b.connections || order.indexOf(a.scenario) - order.indexOf(b.scenario),
     );
     for (const h of rows) {
       out.push(
-        `| ${h.scenario} | ${h.connections} | ${f0(h.rps)} | ${f2(h.p50)} | ${f2(h.p99)} | ${f1(h.max)} | ${h.errors} | ${f0(h.peakRssMB)} |`,
+        `| ${h.scenario} | ${h.connections} | ${f0(h.rps)} | ${f2(h.p50)} | ${f2(h.p99)} | ${f1(h.max)} | ${h.errors} | ${f0(h.cpuUsPerRequest)} | ${f0(h.peakRssMB)} |`,
       );
     }
     out.push('');

@@ -56,7 +56,7 @@ export async function runHttpMatrix(
       log(
         `  ${t.scenario.padEnd(44)} c=${String(c).padStart(3)}  ${r.rps.toFixed(0).padStart(6)} req/s  ` +
           `p50 ${r.p50.toFixed(2)}  p99 ${r.p99.toFixed(2)}  max ${r.max.toFixed(1)} ms  ` +
-          `errors ${r.errors}  rss ${r.peakRssMB.toFixed(0)} MB`,
+          `cpu ${r.cpuUsPerRequest.toFixed(0)} µs/req  errors ${r.errors}  rss ${r.peakRssMB.toFixed(0)} MB`,
       );
     }
   }

@@ -1,5 +1,6 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
+import { isDatabaseUnavailable } from '../database/prisma-errors';
 import { DomainError } from './errors';
 import { escapeHtml, renderPage } from './html';
 
@@ -56,6 +57,14 @@ export function describeError(err: unknown, req: Request): { status: number; cod
             : 'The request could not be understood.';
     return { status, code: statusCodes[status] ?? `http_${status}`, message };
   }
+  if (isDatabaseUnavailable(err)) {
+    // The database is down or restarting: a clean 503 the client may retry, not a 500.
+    return {
+      status: HttpStatus.SERVICE_UNAVAILABLE,
+      code: 'database_unavailable',
+      message: 'The service is briefly unavailable. Please try again in a moment.',
+    };
+  }
   return {
     status: HttpStatus.INTERNAL_SERVER_ERROR,
     code: 'internal_error',
@@ -80,11 +89,18 @@ export function sendError(err: unknown, req: Request, res: Response, logger: Log
     return;
   }
   res.status(status).setHeader('Cache-Control', 'no-store');
+  if (status === 503 && !res.getHeader('Retry-After')) res.setHeader('Retry-After', '5');
   if (wantsHtml(req)) {
     res.type('html').send(
       renderPage({
         title:
-          status >= 500 ? 'Something went wrong' : status === 404 ? 'Page not found' : 'That did not work',
+          status === 503
+            ? 'Temporarily unavailable'
+            : status >= 500
+              ? 'Something went wrong'
+              : status === 404
+                ? 'Page not found'
+                : 'That did not work',
         body: `<p>${escapeHtml(message)}</p>${requestId ? `<p><small>Reference: <code>${escapeHtml(requestId)}</code></small></p>` : ''}`,
       }),
     );

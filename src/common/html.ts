@@ -12,16 +12,18 @@ export interface PageOptions {
   title: string;
   /** Trusted HTML for the page body; build it with escapeHtml for anything from outside. */
   body: string;
+  /** A wider column, for pages with more than a form (the demo's home page). */
+  wide?: boolean;
 }
 
 /** The one page layout of the service: small, accessible, no scripts, no external assets. */
-export function renderPage({ title, body }: PageOptions): string {
+export function renderPage({ title, body, wide }: PageOptions): string {
   return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
+<meta name="referrer" content="same-origin">
 <title>${escapeHtml(title)} · connect-bridge</title>
 <style>
 :root{color-scheme:light dark;font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;line-height:1.5}
@@ -35,10 +37,13 @@ button,.button{display:inline-block;margin-top:1rem;padding:.6rem 1.1rem;font-si
 .secondary{background:transparent;color:inherit;border:1px solid #767676}
 .error{color:#b91c1c;background:color-mix(in srgb,#b91c1c 10%,transparent);padding:.5rem .75rem;border-radius:6px}
 code{font-size:.9em}
+main.wide{max-width:52rem}
+pre{overflow-x:auto;padding:.75rem;border-radius:6px;background:color-mix(in srgb,CanvasText 6%,transparent)}
+svg{max-width:100%;height:auto}
 </style>
 </head>
 <body>
-<main>
+<main${wide ? ' class="wide"' : ''}>
 <h1>${escapeHtml(title)}</h1>
 ${body}
 </main>

@@ -5,12 +5,50 @@ interface PrismaLikeError {
   meta?: {
     target?: unknown;
     modelName?: string;
-    driverAdapterError?: { cause?: { table?: string; constraint?: { fields?: string[]; index?: string } } };
+    driverAdapterError?: {
+      cause?: {
+        kind?: string;
+        code?: string;
+        table?: string;
+        constraint?: { fields?: string[]; index?: string };
+      };
+    };
   };
   name?: string;
+  message?: string;
 }
 
 const connectionCodes = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P2024']);
+/** Driver adapter error kinds that mean "the database cannot be reached right now". */
+const unreachableKinds = new Set([
+  'DatabaseNotReachable',
+  'ConnectionClosed',
+  'SocketTimeout',
+  'TooManyConnections',
+]);
+/**
+ * SQLSTATEs and socket codes of a server that is going away or not back yet: class 08
+ * (connection exception), 57P01-57P03 (admin/crash shutdown, cannot connect now), 53300.
+ */
+const unreachableSqlStates = /^(08\d{3}|57P0[1-3]|53300|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|ENOTFOUND)$/;
+/** What pg itself throws (unwrapped by Prisma) when a pooled connection dies under a query. */
+const unreachableMessages =
+  /^(Connection terminated( unexpectedly| due to connection timeout)?|Client has encountered a connection error and is not queryable|timeout exceeded when trying to connect)$/;
+
+/**
+ * True when `err` says the database cannot be reached (down, restarting, connections cut), as
+ * opposed to a problem with the query. Such requests get a 503 and may simply be retried.
+ */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  if (!err || typeof err !== 'object') return false;
+  const e = err as PrismaLikeError;
+  if (typeof e.code === 'string' && (connectionCodes.has(e.code) || unreachableSqlStates.test(e.code)))
+    return true;
+  const cause = e.meta?.driverAdapterError?.cause;
+  if (cause?.kind && unreachableKinds.has(cause.kind)) return true;
+  if (typeof cause?.code === 'string' && unreachableSqlStates.test(cause.code)) return true;
+  return typeof e.message === 'string' && unreachableMessages.test(e.message);
+}
 
 /**
  * Maps Prisma's errors to domain errors in one place: a unique violation (P2002) becomes a
@@ -24,7 +62,7 @@ export function mapPrismaError(err: unknown): never {
       cause: err,
     });
   }
-  if (e && typeof e === 'object' && typeof e.code === 'string' && connectionCodes.has(e.code)) {
+  if (isDatabaseUnavailable(e)) {
     throw new ServiceUnavailableError(
       'database_unavailable',
       'The database is not reachable; try again shortly.',

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { EmulatorOptions, RunningEmulator } from '../../emulator';
 import type { AppConfig } from '../config/app-config';
+import type { DemoInfo } from './demo.pages';
 
 /** The public client pre-registered in demo mode (MCP Inspector's callback and a loopback one). */
 export const DEMO_CLIENT = {
@@ -47,7 +48,8 @@ export async function startDemoAuthKit(
     emulator = await startEmulator({
       port,
       loginUri: `${config.publicUrl}/auth/login`,
-      clients: [DEMO_CLIENT],
+      // plus the callback of the home page's "Start the sign-in" (src/demo/demo.controller.ts)
+      clients: [{ ...DEMO_CLIENT, redirectUris: [...DEMO_CLIENT.redirectUris, demoCallbackUrl(config)] }],
       allowHttpLocalhostClientIds: true,
     });
   } catch (err) {
@@ -86,10 +88,25 @@ export async function startDemoAuthKit(
   };
 }
 
-/** The demo's few lines about AuthKit for the start-up banner. */
+/** Where the home page's in-browser walk-through comes back (a redirect URI of DEMO_CLIENT). */
+export const demoCallbackUrl = (config: AppConfig): string => `${config.publicUrl}/demo/callback`;
+
+/** What the demo's pages need to know about this demo. */
+export function demoInfo(demo: DemoAuthKit, demoEmail: string): DemoInfo {
+  return {
+    publicUrl: demo.config.publicUrl,
+    mcpUrl: `${demo.config.publicUrl}/mcp`,
+    authkitUrl: demo.emulator.issuer,
+    clientId: DEMO_CLIENT.clientId,
+    callbackUrl: demoCallbackUrl(demo.config),
+    demoEmail,
+    strategy: demo.config.legacy.strategy,
+  };
+}
+
+/** The demo's line about AuthKit for the start-up banner. */
 export function demoAuthKitLines(demo: DemoAuthKit): string[] {
   return [
-    `AuthKit emulator (demo): ${demo.emulator.issuer}  (client ${DEMO_CLIENT.clientId})`,
-    `Walk the sign-in: ${demo.authorizeUrl}`,
+    `  AuthKit      ${demo.emulator.issuer}  (the emulator; public client "${DEMO_CLIENT.clientId}" pre-registered)`,
   ];
 }

@@ -8,6 +8,7 @@ class FakeLimiter {
   limits: LoginRateLimits = {
     perIp: { limit: 3, windowSeconds: 60 },
     perAccount: { limit: 2, windowSeconds: 60 },
+    loginStartPerIp: { limit: 100, windowSeconds: 60 },
   };
   counts = new Map<string, number>();
   async hit(key: string) {

@@ -8,15 +8,20 @@ export interface RateLimit {
   windowSeconds: number;
 }
 
-/** Sign-in attempts: per client IP (every attempt) and per account (failures only). */
+/**
+ * Sign-in attempts: per client IP (every attempt) and per account (failures only); sign-ins
+ * started at the Login URI per client IP (each one writes a transaction row).
+ */
 export interface LoginRateLimits {
   perIp: RateLimit;
   perAccount: RateLimit;
+  loginStartPerIp: RateLimit;
 }
 
 export const DEFAULT_LOGIN_RATE_LIMITS: LoginRateLimits = {
   perIp: { limit: 30, windowSeconds: 15 * 60 },
   perAccount: { limit: 10, windowSeconds: 15 * 60 },
+  loginStartPerIp: { limit: 120, windowSeconds: 10 * 60 },
 };
 
 export interface RateLimitState {

@@ -94,11 +94,19 @@ describe('SessionIntrospectionService', () => {
 
   it.each([
     ['not JSON', new Response('<html>', { status: 200 })],
+    ['a body over 64 KB', json(200, { id: 'u1', email: 'a@b.co', pad: 'x'.repeat(70_000) })],
+  ])('treats a 200 with %s as unavailable (not the protocol answer)', async (_what, response) => {
+    const err = await service(fakeFetch(() => response).fn)
+      .introspect('sid=1')
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(LegacyUnavailableError);
+  });
+
+  it.each([
     ['a JSON string', json(200, 'u1')],
     ['no email', json(200, { id: 'u1' })],
     ['a bad email', json(200, { id: 'u1', email: 'nope' })],
     ['an empty id', json(200, { id: '', email: 'a@b.co' })],
-    ['a body over 64 KB', json(200, { id: 'u1', email: 'a@b.co', pad: 'x'.repeat(70_000) })],
   ])('refuses a 200 with %s', async (_what, response) => {
     const err = await service(fakeFetch(() => response).fn)
       .introspect('sid=1')

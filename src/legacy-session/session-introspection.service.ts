@@ -15,7 +15,8 @@ const MAX_BODY_BYTES = 64 * 1024;
 /**
  * The session-introspection protocol of ../shared/INTERFACE.md: forward the browser's cookies
  * to LEGACY_SESSION_URL and read the answer. 200 + user JSON: signed in; 401/403: not signed
- * in; anything else, a redirect or no answer in time: the legacy app is unavailable.
+ * in; anything else (a redirect, a 200 that is not JSON or is over 64 KB, no answer in time): the
+ * legacy app is unavailable. A JSON body that does not describe a usable user: invalid user.
  */
 export class SessionIntrospectionService {
   constructor(
@@ -50,7 +51,11 @@ export class SessionIntrospectionService {
       throw new LegacyUnavailableError(`the session endpoint answered HTTP ${res.status}`);
     }
     const body = await readJson(res);
-    if (body === undefined) throw new LegacyInvalidUserError(['the body is not JSON (or too large)']);
+    // Not the protocol's answer at all: "anything else" means unavailable (INTERFACE.md).
+    if (body === undefined)
+      throw new LegacyUnavailableError(
+        'the session endpoint answered 200 without a JSON body (or over 64 KB)',
+      );
     const parsed = parseLegacyUser(body);
     if (!parsed.ok) throw new LegacyInvalidUserError(parsed.problems);
     return parsed.user;

@@ -38,6 +38,13 @@ export const LOGIN_FAILURES = {
     message: 'This link was already used to connect an application; it cannot be used twice.',
     restart: true,
   },
+  rate_limited: {
+    status: 429,
+    title: 'Too many sign-ins',
+    message:
+      'Too many sign-ins were started from your network in a short time. Wait a few minutes before you try again.',
+    restart: true,
+  },
   csrf_failed: {
     status: 403,
     title: 'This form has expired',

@@ -5,15 +5,13 @@ import { APP_CONFIG } from '../config/config.module';
 import { COOKIE_PATH } from './login-cookies';
 import { LoginService, type LoginForm, type LoginResponse } from './login.service';
 
-/** Headers of every login page and redirect: never cached, never framed, no referrer leaks. */
+/**
+ * Headers of every login page and redirect: never cached. (Never framed, no referrer, the CSP:
+ * on every response, src/common/security-headers.ts.)
+ */
 const PAGE_HEADERS: Record<string, string> = {
   'Cache-Control': 'no-store',
   Pragma: 'no-cache',
-  'Referrer-Policy': 'no-referrer',
-  'X-Content-Type-Options': 'nosniff',
-  'X-Frame-Options': 'DENY',
-  'Content-Security-Policy':
-    "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'",
 };
 
 /**

@@ -9,6 +9,7 @@ import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
 import type { LoginTransaction } from '../generated/prisma/client';
 import { LegacyAuthenticator } from '../legacy-session/legacy-authenticator';
+import { RateLimiterService } from '../legacy-session/rate-limiter.service';
 import type { LegacyUser } from '../legacy-session/legacy-user';
 import { BRIDGE_SESSION_COOKIE, BridgeSessionService } from '../sessions/bridge-session.service';
 import { nextStep } from './login-decision';
@@ -75,10 +76,13 @@ export class LoginService {
     private readonly authkit: AuthKitClient,
     private readonly audit: AuditService,
     private readonly links: UserLinksService,
+    private readonly limiter: RateLimiterService,
   ) {}
 
   /** GET /auth/login?external_auth_id=…: the Login URI. */
   async start(ctx: LoginContext, externalAuthId: unknown): Promise<LoginResponse> {
+    const limited = await this.startLimited(ctx);
+    if (limited) return limited;
     if (typeof externalAuthId !== 'string' || !EXTERNAL_AUTH_ID.test(externalAuthId)) {
       return this.fail(ctx, 'invalid_external_auth_id');
     }
@@ -94,6 +98,32 @@ export class LoginService {
     // The cookie outlives the transaction by an hour, so a late visit hears "expired", not "unknown".
     const cookie = { name: txCookieName(tx.id), value: bindingSecret, maxAgeMs: (ttlSeconds + 3600) * 1000 };
     return this.proceed(ctx, { tx, secret: bindingSecret, cookies: [cookie] });
+  }
+
+  /**
+   * Every visit of the Login URI writes rows (a transaction, or an audit row for a bad link), so
+   * visits are counted per client IP. Over the limit: a 429 page with Retry-After, nothing written
+   * but the counter (one audit row when the limit is first crossed in a window).
+   */
+  private async startLimited(ctx: LoginContext): Promise<LoginResponse | undefined> {
+    const { limit, windowSeconds } = this.limiter.limits.loginStartPerIp;
+    const { count, retryAfterSeconds } = await this.limiter.hit(
+      RateLimiterService.key('login-start', ctx.req.ip ?? 'unknown'),
+      windowSeconds,
+    );
+    if (count <= limit) return undefined;
+    if (count === limit + 1) {
+      await this.record(ctx, 'failure', 'rate_limited');
+      this.logger.warn(
+        { code: 'rate_limited', retryAfterSeconds },
+        'Login URI rate limit reached for a client',
+      );
+    }
+    return {
+      status: LOGIN_FAILURES.rate_limited.status,
+      html: failurePage('rate_limited'),
+      headers: { 'Retry-After': String(retryAfterSeconds) },
+    };
   }
 
   /** GET /auth/login/resume?tx=…: where the legacy login sends the browser back. */

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { startEmulator, type RunningEmulator } from '../../emulator';
+import { startEmulator, type EmulatorOptions, type RunningEmulator } from '../../emulator';
 import { createApp } from '../../src/bootstrap';
 import type { AppConfig } from '../../src/config/app-config';
 import { PrismaService } from '../../src/database/prisma.service';
@@ -59,15 +59,18 @@ export async function startHarness(
     env?: Record<string, string>;
     logs?: LogCapture;
     db?: TestDatabase;
+    /** More emulator options (token lifetimes, a CIMD fetch, …); its clients come after CLIENT_ID. */
+    emulator?: Partial<EmulatorOptions>;
   } = {},
 ): Promise<Harness> {
   const strategy = options.strategy ?? 'local';
   const port = await freePort();
   const publicUrl = `http://127.0.0.1:${port}`;
   const emulator = await startEmulator({
-    loginUri: `${publicUrl}/auth/login`,
     enableTestControl: true,
-    clients: [{ clientId: CLIENT_ID, redirectUris: [CLIENT_REDIRECT] }],
+    ...options.emulator,
+    loginUri: `${publicUrl}/auth/login`,
+    clients: [{ clientId: CLIENT_ID, redirectUris: [CLIENT_REDIRECT] }, ...(options.emulator?.clients ?? [])],
   });
   const legacy = strategy === 'local' ? undefined : await startLegacyApp();
   const db = options.db ?? (await createTestDatabase());

@@ -161,6 +161,7 @@ describe('login bridge, local strategy (through the AuthKit emulator)', () => {
     const limiter = h.app.get(RateLimiterService);
     const saved = limiter.limits;
     limiter.limits = {
+      ...saved,
       perIp: { limit: 5, windowSeconds: 900 },
       perAccount: { limit: 3, windowSeconds: 900 },
     };

@@ -1,0 +1,167 @@
+import { escapeHtml, renderPage } from '../common/html';
+
+/** What the demo's pages show about this running demo. */
+export interface DemoInfo {
+  /** The bridge's PUBLIC_URL. */
+  publicUrl: string;
+  /** `$PUBLIC_URL/mcp`. */
+  mcpUrl: string;
+  /** The embedded AuthKit emulator's issuer. */
+  authkitUrl: string;
+  /** The pre-registered public client the walk-through uses. */
+  clientId: string;
+  /** `$PUBLIC_URL/demo/callback`, one of that client's redirect URIs. */
+  callbackUrl: string;
+  demoEmail: string;
+  /** The legacy strategy in use (the demo's built-in form is `local`). */
+  strategy: string;
+}
+
+/** The copy-paste command that runs the demo's SDK client (compiled by `npm start`). */
+export const demoClientCommand = (mcpUrl: string): string => `node dist/src/demo/mcp-client.js ${mcpUrl}`;
+
+const LANES = ['MCP client', 'AuthKit', 'connect-bridge', 'Your sign-in'] as const;
+type Lane = 0 | 1 | 2 | 3;
+/** The sequence of the flow: from lane, to lane, label, whether it is an answer (dashed). */
+const STEPS: Array<[Lane, Lane, string, boolean?]> = [
+  [0, 2, 'POST /mcp, no token', false],
+  [2, 0, '401 + where to sign in (metadata)', true],
+  [0, 1, 'register, authorize (PKCE, resource)', false],
+  [1, 2, 'browser → Login URI ?external_auth_id', false],
+  [2, 3, 'who is signed in here?', false],
+  [3, 2, 'the user (after signing in)', true],
+  [2, 1, 'complete: this user', false],
+  [1, 0, 'consent → code → access token', true],
+  [0, 2, 'POST /mcp + Bearer token', false],
+  [2, 0, 'tools/call whoami → the user', true],
+];
+
+/**
+ * The flow as an SVG sequence diagram, inline (no external assets, no script). It takes the page's
+ * text colour (currentColor), so it reads in light and dark mode; the list after it says the same.
+ */
+export function flowDiagram(): string {
+  const laneX = (i: number) => 95 + i * 190;
+  const top = 46;
+  const rowH = 34;
+  const height = top + STEPS.length * rowH + 20;
+  const lanes = LANES.map(
+    (name, i) =>
+      `<text x="${laneX(i)}" y="24" text-anchor="middle" font-weight="600">${escapeHtml(name)}</text>` +
+      `<line x1="${laneX(i)}" y1="34" x2="${laneX(i)}" y2="${height - 8}" stroke="currentColor" stroke-opacity=".35"/>`,
+  ).join('');
+  const arrows = STEPS.map(([from, to, label, answer], n) => {
+    const y = top + n * rowH + 18;
+    const x1 = laneX(from);
+    const x2 = laneX(to) + (to > from ? -6 : 6);
+    const mid = (laneX(from) + laneX(to)) / 2;
+    return (
+      `<text x="${mid}" y="${y - 6}" text-anchor="middle" font-size="12" paint-order="stroke" ` +
+      `stroke="Canvas" stroke-width="5" stroke-linejoin="round">${n + 1}. ${escapeHtml(label)}</text>` +
+      `<line x1="${x1}" y1="${y}" x2="${x2}" y2="${y}" stroke="currentColor" stroke-width="1.5"` +
+      `${answer ? ' stroke-dasharray="5 4"' : ''} marker-end="url(#arrow)"/>`
+    );
+  }).join('');
+  return (
+    `<svg viewBox="0 0 760 ${height}" width="760" height="${height}" role="img" ` +
+    `aria-labelledby="flow-title" font-family="system-ui, sans-serif" font-size="13" fill="currentColor">` +
+    `<title id="flow-title">Sequence diagram of the sign-in flow, described step by step below</title>` +
+    `<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto">` +
+    `<path d="M0,0 L10,5 L0,10 z" fill="currentColor"/></marker></defs>` +
+    lanes +
+    arrows +
+    `</svg>`
+  );
+}
+
+/** GET / in demo mode: what this is, how to try it, how to connect a client, the flow. */
+export function demoHomePage(info: DemoInfo): string {
+  const mcp = escapeHtml(info.mcpUrl);
+  const local = info.strategy === 'local';
+  const link = (href: string, text: string) => `<a href="${escapeHtml(href)}">${escapeHtml(text)}</a>`;
+  return renderPage({
+    title: 'Welcome to the demo',
+    wide: true,
+    body: `
+<p>connect-bridge puts an MCP server behind real OAuth (WorkOS AuthKit) while people keep signing in
+with the login they already have. In this demo an emulator stands in for AuthKit and
+${local ? 'a built-in sign-in form' : `your <code>${escapeHtml(info.strategy)}</code> login`} stands in
+for your app. Nothing leaves this machine.</p>
+
+<h2>Try it in this browser</h2>
+<p>Walk the whole flow as an MCP client would start it: AuthKit sends you to this bridge, you sign in,
+and the MCP server answers <code>whoami</code> with your account.</p>
+${local ? `<p>Sign in as <code>${escapeHtml(info.demoEmail)}</code> with the password printed where you ran <code>npm start</code> (a new one at every start).</p>` : ''}
+<p><a class="button" href="/demo/start">Start the sign-in</a></p>
+
+<h2>Connect an MCP client</h2>
+<p>MCP server URL (Streamable HTTP): <code>${mcp}</code></p>
+<ul>
+<li><strong>MCP Inspector</strong>: run <code>npx @modelcontextprotocol/inspector</code>, choose transport
+<em>Streamable HTTP</em>, URL <code>${mcp}</code>, then <em>Connect</em> and sign in when it asks.</li>
+<li><strong>An SDK client</strong> (the official TypeScript SDK): <code>${escapeHtml(demoClientCommand(info.mcpUrl))}</code>
+prints a sign-in link, then the answer of <code>whoami</code>.</li>
+</ul>
+
+<h2>How it works</h2>
+<figure>
+${flowDiagram()}
+<figcaption>
+<ul>
+<li><strong>1–2</strong>: the MCP client calls <code>/mcp</code> without a token and gets <code>401</code> with the
+address of the protected-resource metadata, which names AuthKit as the authorization server.</li>
+<li><strong>3</strong>: the client registers with AuthKit (dynamic registration or a Client ID Metadata Document)
+and opens AuthKit's authorize URL in the browser, with PKCE and <code>resource=${mcp}</code>.</li>
+<li><strong>4</strong>: AuthKit sends the browser to this bridge's Login URI with an <code>external_auth_id</code>.</li>
+<li><strong>5–6</strong>: the bridge asks your existing sign-in who this is, sending the person through it if needed.</li>
+<li><strong>7–8</strong>: the bridge tells AuthKit who signed in (the completion API); AuthKit shows consent and
+returns a code to the client, which exchanges it for an access token (and a refresh token).</li>
+<li><strong>9–10</strong>: the client calls <code>/mcp</code> with the token; the bridge verifies it, and the tools
+see the user of your app.</li>
+</ul>
+</figcaption>
+</figure>
+
+<h2>Look around</h2>
+<ul>
+<li>${link('/docs/mcp', 'The page for people connecting clients')} (<code>/docs/mcp</code>)</li>
+<li>${link('/.well-known/oauth-protected-resource/mcp', 'Protected resource metadata')} (RFC 9728)</li>
+<li>${link(`${info.authkitUrl}/.well-known/oauth-authorization-server`, 'AuthKit (emulator) metadata')}</li>
+<li>${link('/readyz', 'Readiness')}, ${link('/healthz', 'liveness')}, ${link('/metrics', 'Prometheus metrics')}</li>
+</ul>
+<p>To run it for real, see “Deploy with WorkOS” in the README.</p>`,
+  });
+}
+
+/** The end of the in-browser walk-through: what the MCP server answered, and the token's claims. */
+export function demoResultPage(
+  whoami: unknown,
+  claims: Record<string, unknown>,
+  refreshable: boolean,
+): string {
+  const shown = Object.fromEntries(
+    ['iss', 'aud', 'sub', 'client_id', 'scope', 'iat', 'exp']
+      .filter((k) => k in claims)
+      .map((k) => [k, claims[k]]),
+  );
+  return renderPage({
+    title: 'Signed in: the MCP server knows you',
+    wide: true,
+    body: `
+<p>AuthKit issued an access token for this MCP server, and <code>tools/call whoami</code> with it answered:</p>
+<pre>${escapeHtml(JSON.stringify(whoami, null, 2))}</pre>
+<p><code>legacy_user_id</code> is the id of the account in your sign-in system; <code>sub</code> is the
+WorkOS user AuthKit keeps for it.</p>
+<p>The access token's main claims${refreshable ? ' (it came with a refresh token, thanks to <code>offline_access</code>)' : ''}:</p>
+<pre>${escapeHtml(JSON.stringify(shown, null, 2))}</pre>
+<p><a class="button" href="/">Back to the demo</a></p>`,
+  });
+}
+
+/** The walk-through went wrong (expired link, refused code): say so, offer to start again. */
+export function demoProblemPage(message: string): string {
+  return renderPage({
+    title: 'The demo sign-in did not finish',
+    body: `<p class="error">${escapeHtml(message)}</p><p><a class="button" href="/demo/start">Start again</a></p>`,
+  });
+}

@@ -1,0 +1,208 @@
+/**
+ * A real browser (Debian's Chromium driven by playwright-core) walks the demo as a person would:
+ * the home page, the sign-in form with a wrong password and then the right one, the result, the
+ * "Continue as / Use another account" step, and an error page. Every page gets a screenshot in
+ * test-artifacts/screenshots/ and an axe-core check (no serious or critical violations).
+ *
+ * Runs when /usr/bin/chromium exists and E2E_BROWSER is not `skip` (.ci/run skips it in the PGlite
+ * pass). `E2E_BROWSER_DOCS=1` also copies the screenshots to docs/screenshots/ (ports 3000 and 4100).
+ */
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import {
+  REPO_ROOT,
+  childEnv,
+  ensureBuilt,
+  startBuiltServer,
+  type BuiltServer,
+} from '../helpers/built-server';
+
+const CHROMIUM = '/usr/bin/chromium';
+const skipReason = !existsSync(CHROMIUM)
+  ? `skipped: no Chromium at ${CHROMIUM} (apt-get install chromium)`
+  : process.env.E2E_BROWSER === 'skip'
+    ? 'skipped: E2E_BROWSER=skip (CI runs the browser suite in the PostgreSQL pass only)'
+    : undefined;
+const docs = process.env.E2E_BROWSER_DOCS === '1';
+const SHOTS = join(REPO_ROOT, 'test-artifacts', 'screenshots');
+const DOCS_SHOTS = join(REPO_ROOT, 'docs', 'screenshots');
+const ALEX = {
+  email: 'alex@example.com',
+  password: 'alex-password-1',
+  firstName: 'Alex',
+  lastName: 'Rivera',
+};
+
+if (skipReason) test.skip(skipReason, () => {});
+
+(skipReason ? describe.skip : describe)('the demo in a real browser (Chromium)', () => {
+  let dataDir: string;
+  let server: BuiltServer;
+  let base: string;
+  let demoPassword: string;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+  const shots: string[] = [];
+
+  beforeAll(async () => {
+    await ensureBuilt();
+    mkdirSync(SHOTS, { recursive: true });
+    dataDir = mkdtempSync(join(tmpdir(), 'cb-browser-'));
+    const pglite = join(dataDir, 'pglite');
+    // A second local account, added the way the README says (before the demo opens the database).
+    const added = spawnSync(
+      process.execPath,
+      [
+        join(REPO_ROOT, 'dist/src/cli/users-add.js'),
+        ...['--email', ALEX.email, '--first-name', ALEX.firstName, '--last-name', ALEX.lastName],
+        '--password-stdin',
+      ],
+      {
+        env: childEnv({ PGLITE_DATA_DIR: pglite, LOG_LEVEL: 'warn' }),
+        input: `${ALEX.password}\n`,
+        encoding: 'utf8',
+      },
+    );
+    if (added.status !== 0) throw new Error(`users:add failed: ${added.stdout}${added.stderr}`);
+    server = await startBuiltServer({
+      env: {
+        PGLITE_DATA_DIR: pglite,
+        ...(docs ? { PORT: '3000', EMULATOR_PORT: '4100' } : {}),
+        NODE_ENV: 'development',
+      },
+      waitForLine: /^\s+Sign in as\s+/,
+    });
+    base = `http://localhost:${server.port}`;
+    demoPassword = /Sign in as\s+\S+ \/ (\S+)/.exec(server.text)![1];
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+    // The pages' CSP forbids scripts: let axe-core in (only in this test browser).
+    context = await browser.newContext({
+      bypassCSP: true,
+      viewport: { width: 1000, height: 760 },
+      colorScheme: 'light',
+    });
+    page = await context.newPage();
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    if (docs && shots.length) {
+      mkdirSync(DOCS_SHOTS, { recursive: true });
+      for (const name of shots) copyFileSync(join(SHOTS, name), join(DOCS_SHOTS, name));
+    }
+  });
+
+  /** Screenshot + accessibility check of the page as it is now. */
+  async function check(name: string): Promise<void> {
+    const file = `${name}.png`;
+    await page.screenshot({ path: join(SHOTS, file), fullPage: true });
+    shots.push(file);
+    await page.addScriptTag({ content: axeSource });
+    const violations = await page.evaluate(async () => {
+      const axe = (
+        globalThis as unknown as { axe: { run(): Promise<{ violations: Array<Record<string, unknown>> }> } }
+      ).axe;
+      const result = await axe.run();
+      return result.violations.map((v) => ({
+        id: v.id,
+        impact: v.impact,
+        help: v.help,
+        nodes: (v.nodes as Array<{ target: unknown }>).map((n) => n.target),
+      }));
+    });
+    expect({
+      page: name,
+      serious: violations.filter((v) => v.impact === 'serious' || v.impact === 'critical'),
+    }).toEqual({
+      page: name,
+      serious: [],
+    });
+  }
+
+  const heading = () => page.locator('h1').innerText();
+
+  it('home page: explains the flow with a diagram and links', async () => {
+    const res = await page.goto(`${base}/`);
+    expect(res?.status()).toBe(200);
+    expect(await heading()).toBe('Welcome to the demo');
+    expect(await page.locator('svg[role="img"]').count()).toBe(1);
+    expect(await page.getByRole('link', { name: 'Start the sign-in' }).count()).toBe(1);
+    await check('01-home');
+  });
+
+  it('sign-in form, then a wrong password', async () => {
+    await page.getByRole('link', { name: 'Start the sign-in' }).click();
+    await page.waitForURL(/\/auth\/login\?external_auth_id=/);
+    expect(await heading()).toMatch(/sign in/i);
+    await check('02-sign-in');
+
+    await page.getByLabel('Email').fill('demo@example.com');
+    await page.getByLabel('Password').fill('not-the-password');
+    const [res] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith('/auth/login/local')),
+      page.getByRole('button', { name: 'Sign in' }).click(),
+    ]);
+    expect(res.status()).toBe(401);
+    await page.waitForLoadState();
+    expect(await page.locator('.error').innerText()).toMatch(/email and password do not match/i);
+    await check('03-wrong-password');
+  });
+
+  it('the right password: AuthKit returns a code, the MCP server answers whoami', async () => {
+    await page.getByLabel('Password').fill(demoPassword);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(/\/demo\/callback\?/);
+    expect(await heading()).toBe('Signed in: the MCP server knows you');
+    expect(await page.locator('pre').first().innerText()).toContain('"email": "demo@example.com"');
+    await check('04-signed-in');
+  });
+
+  it('signed in already: "Continue as" or "Use another account"', async () => {
+    await page.goto(`${base}/`);
+    await page.getByRole('link', { name: 'Start the sign-in' }).click();
+    await page.waitForURL(/\/auth\/login\?external_auth_id=/);
+    const continueAs = page.getByRole('button', { name: 'Continue as demo@example.com' });
+    expect(await continueAs.count()).toBe(1);
+    await check('05-continue-as');
+
+    await page.getByRole('button', { name: 'Use another account' }).click();
+    await page.waitForLoadState();
+    await page.getByLabel('Email').fill(ALEX.email);
+    await page.getByLabel('Password').fill(ALEX.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(/\/demo\/callback\?/);
+    expect(await page.locator('pre').first().innerText()).toContain(`"email": "${ALEX.email}"`);
+  });
+
+  it('an error page: a Login URI without a valid external_auth_id', async () => {
+    const res = await page.goto(`${base}/auth/login?external_auth_id=not%20valid!`);
+    expect(res?.status()).toBe(400);
+    expect(await page.locator('body').innerText()).toMatch(/start the connection again/i);
+    await check('06-error');
+  });
+
+  it('the page for people connecting clients (/docs/mcp)', async () => {
+    const res = await page.goto(`${base}/docs/mcp`);
+    expect(res?.status()).toBe(200);
+    await check('07-docs-mcp');
+  });
+});

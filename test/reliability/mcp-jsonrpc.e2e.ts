@@ -1,0 +1,211 @@
+/**
+ * JSON-RPC on /mcp under hostile bodies: malformed JSON, valid JSON that is no JSON-RPC, random
+ * messages (property-based), batch abuse, unknown methods. Every answer is a JSON-RPC error
+ * (never the service's `{"error":{…}}` shape, never a 5xx), after the Origin and token checks.
+ */
+import fc from 'fast-check';
+import request from 'supertest';
+import { MCP_HEADERS, startWorld, toolCall, type McpWorld } from '../mcp/helpers';
+
+interface RpcMessage {
+  jsonrpc?: unknown;
+  id?: unknown;
+  result?: unknown;
+  error?: { code?: unknown; message?: unknown };
+}
+
+/** The JSON-RPC messages of an answer: a JSON body, or the `data:` lines of an SSE stream. */
+function messagesOf(res: request.Response): RpcMessage[] {
+  const type = String(res.headers['content-type'] ?? '');
+  if (type.startsWith('text/event-stream')) {
+    return res.text
+      .split('\n')
+      .filter((l) => l.startsWith('data:'))
+      .map((l) => JSON.parse(l.slice(5)) as RpcMessage);
+  }
+  expect(type).toMatch(/^application\/json/);
+  const body = JSON.parse(res.text) as RpcMessage | RpcMessage[];
+  return Array.isArray(body) ? body : [body];
+}
+
+/** A well-formed JSON-RPC 2.0 response: a result or an error with an integer code and a message. */
+function expectJsonRpc(message: RpcMessage): void {
+  expect(message.jsonrpc).toBe('2.0');
+  expect('result' in message !== 'error' in message).toBe(true);
+  if (message.error) {
+    expect(Number.isInteger(message.error.code)).toBe(true);
+    expect(typeof message.error.message).toBe('string');
+  }
+  expect(['string', 'number'].includes(typeof message.id) || message.id === null).toBe(true);
+}
+
+describe('/mcp answers hostile JSON-RPC with JSON-RPC', () => {
+  let w: McpWorld;
+  let auth: string;
+
+  beforeAll(async () => {
+    w = await startWorld({ LOG_LEVEL: 'silent' });
+    auth = `Bearer ${await w.emulator.mintAccessToken({ aud: w.bridge.mcpUrl })}`;
+  });
+  afterAll(() => w.close());
+
+  const post = (body: string, headers: Record<string, string> = {}) =>
+    request(w.bridge.url)
+      .post('/mcp')
+      .set({ ...MCP_HEADERS, Authorization: auth, ...headers })
+      .send(body);
+
+  it.each([
+    ['{bad', 'truncated'],
+    ['{"jsonrpc":"2.0",', 'unterminated'],
+    ["{'jsonrpc':'2.0'}", 'single quotes'],
+    ['\u0000', 'a NUL byte'],
+    ['{"a":1}}', 'trailing garbage'],
+    [`${'['.repeat(100_000)}${']'.repeat(100_000)}`, 'nested 100,000 deep'],
+  ])('answers a malformed body (%#: %s) with a -32700 parse error', async (body) => {
+    const res = await post(body);
+    expect(res.status).toBe(400);
+    expect(res.body).toEqual({
+      jsonrpc: '2.0',
+      error: { code: -32700, message: 'Parse error: the body is not valid JSON.' },
+      id: null,
+    });
+  });
+
+  it.each(['123', '"tools/list"', 'null', 'true'])(
+    'answers the JSON %s (no object, no batch) with -32600',
+    async (body) => {
+      const res = await post(body);
+      expect(res.status).toBe(400);
+      expect(res.body).toMatchObject({ jsonrpc: '2.0', error: { code: -32600 }, id: null });
+    },
+  );
+
+  it('checks the Origin and the token before it looks at the body', async () => {
+    const noToken = await post('{bad', { Authorization: '' });
+    expect(noToken.status).toBe(401);
+    expect(noToken.headers['www-authenticate']).toMatch(/^Bearer resource_metadata=/);
+    expect(noToken.body).toMatchObject({ jsonrpc: '2.0', error: { code: -32001 }, id: null });
+    const badOrigin = await post('{bad', { Origin: 'https://evil.example.com' });
+    expect(badOrigin.status).toBe(403);
+    expect(badOrigin.body).toMatchObject({ jsonrpc: '2.0', error: { code: -32000 } });
+  });
+
+  it('answers a body over 1 MB with 413 and a JSON-RPC error', async () => {
+    const res = await post(JSON.stringify({ ...toolCall('whoami'), pad: 'x'.repeat(1_100_000) }));
+    expect(res.status).toBe(413);
+    expect(res.body).toMatchObject({ jsonrpc: '2.0', error: { code: -32600 }, id: null });
+  });
+
+  it('answers unknown methods with -32601 and bad params with -32602, echoing the id', async () => {
+    const unknown = await post(JSON.stringify({ jsonrpc: '2.0', id: 'x-1', method: 'admin/shutdown' }));
+    expect(unknown.status).toBe(200);
+    expect(unknown.body).toMatchObject({ jsonrpc: '2.0', id: 'x-1', error: { code: -32601 } });
+    const badParams = await post(
+      JSON.stringify({
+        jsonrpc: '2.0',
+        id: 9,
+        method: 'tools/call',
+        params: { name: 'whoami', arguments: 'x' },
+      }),
+    );
+    expect(badParams.body).toMatchObject({ jsonrpc: '2.0', id: 9, error: { code: -32602 } });
+    const unknownTool = await post(JSON.stringify(toolCall('rm_rf', {}, 10)));
+    expect(messagesOf(unknownTool)[0]).toMatchObject({ id: 10 });
+  });
+
+  it('does not let "__proto__" in a body reach any object prototype', async () => {
+    const res = await post('{"jsonrpc":"2.0","id":1,"method":"tools/list","__proto__":{"polluted":true}}');
+    expect(res.status).toBeLessThan(500);
+    expect(({} as { polluted?: unknown }).polluted).toBeUndefined();
+  });
+
+  it('answers random JSON values and random JSON-RPC-like messages without a 5xx, always in JSON-RPC', async () => {
+    const id = fc.oneof(
+      fc.integer(),
+      fc.string({ maxLength: 20 }),
+      fc.constant(null),
+      fc.jsonValue({ maxDepth: 1 }),
+    );
+    const method = fc.oneof(
+      fc.constantFrom(
+        'initialize',
+        'ping',
+        'tools/list',
+        'tools/call',
+        'resources/list',
+        'notifications/initialized',
+      ),
+      fc.string({ maxLength: 30 }),
+    );
+    const params = fc.oneof(
+      fc.constant(undefined),
+      fc.record({
+        name: fc.constantFrom('whoami', 'get_profile', ''),
+        arguments: fc.jsonValue({ maxDepth: 2 }),
+      }),
+      fc.jsonValue({ maxDepth: 3 }),
+    );
+    const message = fc.record(
+      { jsonrpc: fc.oneof(fc.constant('2.0'), fc.jsonValue({ maxDepth: 1 })), id, method, params },
+      { requiredKeys: ['jsonrpc', 'method'] },
+    );
+    const body = fc.oneof(
+      { arbitrary: message, weight: 4 },
+      { arbitrary: fc.array(message, { maxLength: 5 }), weight: 1 },
+      { arbitrary: fc.jsonValue({ maxDepth: 4 }), weight: 1 },
+    );
+    await fc.assert(
+      fc.asyncProperty(body, async (value) => {
+        const res = await post(JSON.stringify(value));
+        expect(res.status).toBeLessThan(500);
+        if (res.status === 202) return expect(res.text).toBe(''); // notifications only
+        expect(res.text).not.toMatch(/^\{"error":\{"code":"/); // never the service's REST error shape
+        for (const m of messagesOf(res)) expectJsonRpc(m);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  describe('batch abuse', () => {
+    const whoamiBatch = (n: number) =>
+      JSON.stringify(Array.from({ length: n }, (_, i) => toolCall('whoami', {}, i + 1)));
+
+    it('answers an empty batch and nested batches with -32600', async () => {
+      for (const body of ['[]', '[[]]', JSON.stringify([[toolCall('whoami')]])]) {
+        const res = await post(body);
+        expect(res.status).toBe(400);
+        expect(res.body).toMatchObject({ jsonrpc: '2.0', error: { code: -32600 }, id: null });
+      }
+    });
+
+    it('answers a batch of notifications only with 202 and no body', async () => {
+      const res = await post(JSON.stringify([{ jsonrpc: '2.0', method: 'notifications/initialized' }]));
+      expect(res.status).toBeLessThan(300);
+    });
+
+    it('answers every call of a small batch, and a huge batch quickly (no amplification)', async () => {
+      const small = await post(whoamiBatch(5));
+      expect(small.status).toBe(200);
+      const answers = messagesOf(small);
+      expect(answers.map((m) => m.id).sort()).toEqual([1, 2, 3, 4, 5]);
+      answers.forEach(expectJsonRpc);
+      for (const n of [1000, 10_000]) {
+        const started = Date.now();
+        const res = await post(whoamiBatch(n));
+        expect(res.status).toBeLessThan(500);
+        expect(Date.now() - started).toBeLessThan(3000);
+        for (const m of messagesOf(res)) expectJsonRpc(m);
+      }
+    });
+
+    it('refuses a batch that carries a tools/call the token lacks scopes for, as a whole (403)', async () => {
+      const narrow = `Bearer ${await w.emulator.mintAccessToken({ aud: w.bridge.mcpUrl, scope: 'openid' })}`;
+      const res = await post(JSON.stringify([toolCall('whoami', {}, 1), toolCall('get_profile', {}, 2)]), {
+        Authorization: narrow,
+      });
+      expect(res.status).toBe(403);
+      expect(res.headers['www-authenticate']).toMatch(/error="insufficient_scope"/);
+    });
+  });
+});
