@@ -56,13 +56,13 @@ describe('/mcp answers hostile JSON-RPC with JSON-RPC', () => {
       .send(body);
 
   it.each([
-    ['{bad', 'truncated'],
-    ['{"jsonrpc":"2.0",', 'unterminated'],
-    ["{'jsonrpc':'2.0'}", 'single quotes'],
-    ['\u0000', 'a NUL byte'],
-    ['{"a":1}}', 'trailing garbage'],
-    [`${'['.repeat(100_000)}${']'.repeat(100_000)}`, 'nested 100,000 deep'],
-  ])('answers a malformed body (%#: %s) with a -32700 parse error', async (body) => {
+    ['truncated', '{bad'],
+    ['unterminated', '{"jsonrpc":"2.0",'],
+    ['single quotes', "{'jsonrpc':'2.0'}"],
+    ['a NUL byte', '\u0000'],
+    ['trailing garbage', '{"a":1}}'],
+    ['unbalanced nesting 100,000 deep', '['.repeat(100_000)],
+  ])('answers a malformed body (%s) with a -32700 parse error', async (_what, body) => {
     const res = await post(body);
     expect(res.status).toBe(400);
     expect(res.body).toEqual({
@@ -70,6 +70,12 @@ describe('/mcp answers hostile JSON-RPC with JSON-RPC', () => {
       error: { code: -32700, message: 'Parse error: the body is not valid JSON.' },
       id: null,
     });
+  });
+
+  it('answers valid JSON nested 100,000 deep with a JSON-RPC error, not a stack overflow', async () => {
+    const res = await post(`${'['.repeat(100_000)}${']'.repeat(100_000)}`);
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({ jsonrpc: '2.0', error: { code: -32600 }, id: null });
   });
 
   it.each(['123', '"tools/list"', 'null', 'true'])(

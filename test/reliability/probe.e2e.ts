@@ -1,71 +1,16 @@
 import request from 'supertest';
-import { startHarness } from '../login/harness';
-import { startPrivatePostgres } from './private-postgres';
+import { startWorld } from '../mcp/helpers';
+import { MCP_HEADERS } from '../mcp/helpers';
 
-jest.setTimeout(120000);
-it('probe db outage', async () => {
-  const pg = await startPrivatePostgres();
-  const h = await startHarness({
-    db: {
-      database: { kind: 'postgres', url: pg.url, autoMigrate: true },
-      dispose: async () => undefined,
-      drop: async () => undefined,
-    },
-  });
-  const grab = async () => {
-    try {
-      await h.prisma.loginTransaction.findFirst();
-      return 'ok';
-    } catch (e) {
-      const x = e as any;
-      return {
-        name: x.name,
-        code: x.code,
-        meta: JSON.stringify(x.meta),
-        msg: String(x.message).slice(-300),
-        cause: x.cause && { name: x.cause.name, kind: x.cause.kind, code: x.cause.code },
-      };
-    }
-  };
-  const grab2 = async () => {
-    try {
-      await h.prisma.$queryRaw`SELECT 1`;
-      return 'ok';
-    } catch (e) {
-      const x = e as any;
-      return { name: x.name, code: x.code, meta: JSON.stringify(x.meta), msg: String(x.message).slice(-300) };
-    }
-  };
-  console.log('before', await grab());
-  pg.stop('immediate');
-  console.log('during', await grab(), await grab2());
-  await new Promise((r) => setTimeout(r, 500));
-  console.log('during', await grab(), await grab2());
-  pg.start();
-  console.log('after', await grab());
-  await h.close();
-  pg.dispose();
-});
-it('probe batch', async () => {
-  const h = await startHarness();
-  const token = await h.emulator.mintAccessToken({ aud: `${h.url}/mcp` });
-  const H = {
-    'Content-Type': 'application/json',
-    Accept: 'application/json, text/event-stream',
-    Authorization: `Bearer ${token}`,
-  };
-  for (const n of [10, 1000, 10000]) {
-    const body = JSON.stringify(
-      Array.from({ length: n }, (_, i) => ({
-        jsonrpc: '2.0',
-        id: i,
-        method: 'tools/call',
-        params: { name: 'whoami', arguments: {} },
-      })),
-    );
+jest.setTimeout(60000);
+it('probe proto', async () => {
+  const w = await startWorld({ LOG_LEVEL: 'debug' });
+  const auth = `Bearer ${await w.emulator.mintAccessToken({ aud: w.bridge.mcpUrl })}`;
+  for (const body of ['{"jsonrpc":"2.0","id":1,"method":"tools/list","__proto__":{"polluted":true}}', '{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"__proto__":{"x":1}}}', '{"jsonrpc":"2.0","id":1,"method":"tools/list","constructor":{"prototype":{"x":1}}}']) {
     const t = Date.now();
-    const r = await request(h.url).post('/mcp').set(H).send(body);
-    console.log(n, body.length, r.status, Date.now() - t, 'ms', r.text.length);
+    const res = await request(w.bridge.url).post('/mcp').set({ ...MCP_HEADERS, Authorization: auth }).send(body).timeout(3000).catch((e) => ({ status: 'ERR ' + e.message, text: '' }));
+    console.log(body, res.status, Date.now() - t, String(res.text).slice(0, 300));
   }
-  await h.close();
+  console.log(w.bridge.logs.lines.filter(l => /"level":(40|50)/.test(l)).map(l => l.slice(0, 900)).join('\n'));
+  await w.close();
 });

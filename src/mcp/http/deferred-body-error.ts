@@ -16,10 +16,23 @@ export function deferMcpBodyError(req: Request, err: unknown): boolean {
   return true;
 }
 
-/** The JSON-RPC answer to a body the parser refused, or undefined when the body was fine. */
+/** Deeper JSON is refused: serialising it again (SDK, proxy) would overflow the stack. */
+export const MAX_BODY_DEPTH = 64;
+
+/**
+ * The JSON-RPC answer to a body the parser refused or that is nested deeper than
+ * MAX_BODY_DEPTH, or undefined when the body is fine.
+ */
 export function bodyErrorAnswer(req: Request): { status: number; code: number; message: string } | undefined {
   const err = (req as WithBodyError)[BODY_ERROR];
-  if (err === undefined) return undefined;
+  if (err === undefined) {
+    if (!nestedDeeperThan(req.body, MAX_BODY_DEPTH)) return undefined;
+    return {
+      status: 400,
+      code: JSONRPC_INVALID_REQUEST,
+      message: 'Invalid Request: the body is nested too deeply.',
+    };
+  }
   const e = err as { type?: string; status?: number; body?: unknown };
   if (e.type === 'entity.too.large') {
     return { status: 413, code: JSONRPC_INVALID_REQUEST, message: 'Invalid Request: the body is too large.' };
@@ -43,4 +56,18 @@ export function bodyErrorAnswer(req: Request): { status: number; code: number; m
   }
   const status = typeof e.status === 'number' && e.status >= 400 && e.status < 500 ? e.status : 400;
   return { status, code: JSONRPC_INVALID_REQUEST, message: 'Invalid Request: the body could not be read.' };
+}
+
+/** True when `value` has objects or arrays nested more than `max` levels deep (iterative: no recursion). */
+export function nestedDeeperThan(value: unknown, max: number): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  const stack: Array<[object, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    if (depth > max) return true;
+    for (const child of Array.isArray(node) ? node : Object.values(node)) {
+      if (child !== null && typeof child === 'object') stack.push([child as object, depth + 1]);
+    }
+  }
+  return false;
 }

@@ -1,6 +1,8 @@
 import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import {
   createMcpHandler,
+  isJSONRPCNotification,
+  isJSONRPCRequest,
   PROTOCOL_VERSION_META_KEY,
   SUPPORTED_PROTOCOL_VERSIONS,
   type AuthInfo,
@@ -237,6 +239,9 @@ function isPlainExchange(req: Request, body: unknown): body is JsonRpcRequestLik
   const params = message.params;
   if (params !== undefined && (typeof params !== 'object' || params === null || Array.isArray(params)))
     return false;
+  // The SDK's Server silently drops what its strict schema refuses (an extra top-level key, a
+  // fractional id, …): such a message would never be answered here. The SDK handler answers it.
+  if (!(message.id === undefined ? isJSONRPCNotification(message) : isJSONRPCRequest(message))) return false;
   const meta = params?._meta;
   if (meta && typeof meta === 'object' && PROTOCOL_VERSION_META_KEY in meta) return false;
   const version = req.headers['mcp-protocol-version'];
