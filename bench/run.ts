@@ -2,6 +2,7 @@
 //
 //   BENCH_DURATION=10          seconds per load run (use 2 for a smoke run)
 //   BENCH_CONNECTIONS=1,10,100 connection counts of the /mcp matrix
+//   BENCH_ROUNDS=3             interleaved rounds per scenario (req/s: the median round)
 //   BENCH_MEMORY_CALLS=1000000 verified calls of the memory run
 //   BENCH_LOGIN_CONCURRENCY=1,8
 //   BENCH_DATABASE_URL=postgresql://cb:cb@127.0.0.1:5432/postgres   also run the login flow on PostgreSQL
@@ -179,6 +180,7 @@ async function main(): Promise<void> {
         targets,
         settings.connections,
         settings.duration,
+        settings.rounds,
         warmupSeconds(),
         log,
       );

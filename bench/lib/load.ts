@@ -37,6 +37,56 @@ export interface LoadResult {
   peakRssMB: number;
   /** Server CPU time (user + system) per answered request, in microseconds: less noisy than req/s. */
   cpuUsPerRequest: number;
+  /** Rounds combined into this result (see combine). */
+  rounds?: number;
+  /** req/s of each round. */
+  roundRps?: number[];
+}
+
+/** A run's result plus what combine() needs; the extras are not kept in the results file. */
+export interface RawLoadResult extends LoadResult {
+  latencies: Float64Array;
+  cpuMs: number;
+}
+
+/**
+ * Several rounds of the same scenario as one result: req/s is the median round's, latency
+ * percentiles over every request of every round, CPU per request over all of them.
+ */
+export function combine(rounds: RawLoadResult[]): LoadResult {
+  const all = new Float64Array(rounds.reduce((n, r) => n + r.latencies.length, 0));
+  let at = 0;
+  for (const r of rounds) {
+    all.set(r.latencies, at);
+    at += r.latencies.length;
+  }
+  all.sort();
+  const requests = rounds.reduce((n, r) => n + r.requests, 0);
+  const rps = rounds.map((r) => r.rps);
+  const sorted = [...rps].sort((a, b) => a - b);
+  const sum = (f: (r: RawLoadResult) => number) => rounds.reduce((n, r) => n + f(r), 0);
+  const detail = {
+    errors: sum((r) => r.detail.errors),
+    timeouts: sum((r) => r.detail.timeouts),
+    non2xx: sum((r) => r.detail.non2xx),
+    mismatches: sum((r) => r.detail.mismatches),
+  };
+  return {
+    connections: rounds[0].connections,
+    requests,
+    seconds: sum((r) => r.seconds),
+    rps: sorted[Math.floor((sorted.length - 1) / 2)],
+    p50: all.length ? percentile(all, 50) : NaN,
+    p99: all.length ? percentile(all, 99) : NaN,
+    max: all.length ? all[all.length - 1] : NaN,
+    mean: all.length ? all.reduce((a, b) => a + b, 0) / all.length : NaN,
+    errors: sum((r) => r.errors),
+    detail,
+    peakRssMB: Math.max(...rounds.map((r) => r.peakRssMB)),
+    cpuUsPerRequest: requests > 0 ? (sum((r) => r.cpuMs) * 1000) / requests : NaN,
+    rounds: rounds.length,
+    roundRps: rps.map((x) => Math.round(x)),
+  };
 }
 
 export function percentile(sorted: Float64Array | number[], p: number): number {
@@ -45,7 +95,7 @@ export function percentile(sorted: Float64Array | number[], p: number): number {
   return sorted[i];
 }
 
-export async function runLoad(spec: LoadSpec, server?: Pick<Child, 'rss' | 'cpuMs'>): Promise<LoadResult> {
+export async function runLoad(spec: LoadSpec, server?: Pick<Child, 'rss' | 'cpuMs'>): Promise<RawLoadResult> {
   const latencies: number[] = [];
   let peakRss = 0;
   let sampling = true;
@@ -119,5 +169,7 @@ export async function runLoad(spec: LoadSpec, server?: Pick<Child, 'rss' | 'cpuM
       cpuBefore !== undefined && cpuAfter !== undefined && total > 0
         ? ((cpuAfter - cpuBefore) * 1000) / total
         : NaN,
+    latencies: sorted,
+    cpuMs: cpuBefore !== undefined && cpuAfter !== undefined ? cpuAfter - cpuBefore : NaN,
   };
 }

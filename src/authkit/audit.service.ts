@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { PrismaClient } from '../generated/prisma/client';
 import { PrismaService } from '../database/prisma.service';
+import { writeOrRetry } from '../database/write-retry';
 
 export interface AuditEntry {
   outcome: 'success' | 'failure';
@@ -27,6 +28,13 @@ export function externalAuthIdHint(id: string | undefined): string | undefined {
   return id.length >= 16 ? `${id.slice(0, 4)}…${id.slice(-4)}` : `…${id.slice(-2)}`;
 }
 
+/**
+ * Text from outside (a typed email, a user agent) as stored: control characters replaced (NUL
+ * cannot be stored in PostgreSQL text at all, and would cost the row), cut to `max`.
+ */
+const text = (value: string | undefined, max: number): string | null =>
+  value === undefined ? null : value.replace(/[\u0000-\u0008\u000a-\u001f\u007f]/g, '\ufffd').slice(0, max);
+
 /** The append-only record of every authorization attempt (table authorization_audit). */
 @Injectable()
 export class AuditService {
@@ -34,26 +42,29 @@ export class AuditService {
 
   constructor(@Inject(PrismaService) private readonly prisma: PrismaClient) {}
 
-  /** Writes one row. A failure to write is logged, never allowed to break the person's flow. */
+  /**
+   * Writes one row. Never breaks the person's flow: while the database is unreachable the row is
+   * written in the background when it is back (with the time of the event); other failures are logged.
+   */
   async record(entry: AuditEntry): Promise<void> {
-    try {
-      await this.prisma.authorizationAudit.create({
-        data: {
-          id: randomUUID(),
-          transactionId: entry.transactionId ?? null,
-          externalAuthIdHint: externalAuthIdHint(entry.externalAuthId) ?? null,
-          legacyUserId: entry.legacyUserId?.slice(0, 255) ?? null,
-          email: entry.email?.slice(0, 320) ?? null,
-          workosUserId: entry.workosUserId ?? null,
-          strategy: entry.strategy,
-          outcome: entry.outcome,
-          errorCode: entry.outcome === 'failure' ? entry.code : null,
-          ip: entry.ip?.slice(0, 64) ?? null,
-          userAgent: entry.userAgent?.slice(0, 512) ?? null,
-        },
-      });
-    } catch (err) {
-      this.logger.error({ err, code: entry.code }, 'could not write the audit row');
-    }
+    const data = {
+      id: randomUUID(),
+      transactionId: entry.transactionId ?? null,
+      externalAuthIdHint: externalAuthIdHint(entry.externalAuthId) ?? null,
+      legacyUserId: text(entry.legacyUserId, 255),
+      email: text(entry.email, 320),
+      workosUserId: text(entry.workosUserId, 255),
+      strategy: entry.strategy,
+      outcome: entry.outcome,
+      errorCode: entry.outcome === 'failure' ? entry.code : null,
+      ip: text(entry.ip, 64),
+      userAgent: text(entry.userAgent, 512),
+      createdAt: new Date(),
+    };
+    await writeOrRetry(
+      () => this.prisma.authorizationAudit.create({ data }),
+      `audit row (${entry.code})`,
+      this.logger,
+    );
   }
 }

@@ -11,12 +11,12 @@ export interface LegacyUser {
   metadata?: Record<string, string>;
 }
 
+/** Names are shown and stored: control characters are dropped (PostgreSQL text cannot hold NUL). */
 const name = z
   .string()
-  .trim()
   .max(255)
   .nullish()
-  .transform((v) => v || undefined);
+  .transform((v) => v?.replace(/\p{Cc}/gu, '').trim() || undefined);
 
 const userId = z.union([
   z

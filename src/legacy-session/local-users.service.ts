@@ -24,7 +24,9 @@ export interface NewLocalUser {
 
 export const normalizeEmail = (email: string): string => email.trim().toLowerCase();
 
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+const EMAIL = /^[^\s@\p{Cc}]+@[^\s@\p{Cc}]+\.[^\s@\p{Cc}]+$/u;
+/** Control characters never name an account (and PostgreSQL text cannot even hold NUL). */
+const CONTROL = /\p{Cc}/u;
 
 export function toLegacyUser(u: LocalUser): LegacyUser {
   return {
@@ -109,7 +111,7 @@ export class LocalUsersService {
     if (typeof email !== 'string' || typeof password !== 'string' || password.length > MAX_PASSWORD_LENGTH) {
       return { ok: false, code: 'invalid_credentials' };
     }
-    const user = email.length <= 320 ? await this.findByEmail(email) : null;
+    const user = email.length <= 320 && !CONTROL.test(email) ? await this.findByEmail(email) : null;
     if (!user) {
       await this.hasher.verify(await this.getDummyHash(), password);
       return { ok: false, code: 'invalid_credentials' };

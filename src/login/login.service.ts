@@ -5,6 +5,7 @@ import { AuthKitClient, isAllowedRedirect } from '../authkit/authkit-client';
 import { classifyCompletionError } from '../authkit/completion-errors';
 import { UserLinksService } from '../authkit/user-links.service';
 import { DomainError } from '../common/errors';
+import { writeOrRetry } from '../database/write-retry';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
 import type { LoginTransaction } from '../generated/prisma/client';
@@ -290,12 +291,16 @@ export class LoginService {
       return this.fail(ctx, 'redirect_rejected', { flow, user });
     }
     // AuthKit has completed: whatever happens to our bookkeeping, the browser must get its redirect.
-    try {
-      await this.transactions.markCompleted(tx.id);
-      await this.links.recordLogin(user);
-    } catch (err) {
-      this.logger.error({ err, tx: tx.id }, 'completed, but could not record it');
-    }
+    // With the database briefly gone, the record is written when it is back (never half-written).
+    const completedAt = new Date();
+    await writeOrRetry(
+      async () => {
+        await this.transactions.markCompleted(tx.id, completedAt);
+        await this.links.recordLogin(user, completedAt);
+      },
+      `completion of transaction ${tx.id}`,
+      this.logger,
+    );
     await this.record(ctx, 'success', 'completed', tx, user);
     this.logger.log({ tx: tx.id, ext: externalAuthIdHint(tx.externalAuthId) }, 'login completed');
     return this.redirect(ctx, redirectUri, [...flow.cookies, { name: txCookieName(tx.id) }]);

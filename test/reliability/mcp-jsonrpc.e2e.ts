@@ -53,6 +53,7 @@ describe('/mcp answers hostile JSON-RPC with JSON-RPC', () => {
     request(w.bridge.url)
       .post('/mcp')
       .set({ ...MCP_HEADERS, Authorization: auth, ...headers })
+      .timeout(5000) // a request the server never answers fails here, not at Jest's 30 s
       .send(body);
 
   it.each([
@@ -118,6 +119,16 @@ describe('/mcp answers hostile JSON-RPC with JSON-RPC', () => {
     expect(badParams.body).toMatchObject({ jsonrpc: '2.0', id: 9, error: { code: -32602 } });
     const unknownTool = await post(JSON.stringify(toolCall('rm_rf', {}, 10)));
     expect(messagesOf(unknownTool)[0]).toMatchObject({ id: 10 });
+  });
+
+  it.each([
+    ['an extra top-level key', '{"jsonrpc":"2.0","id":1,"method":"tools/list","extra":1}'],
+    ['a "constructor" key', '{"jsonrpc":"2.0","id":1,"method":"tools/list","constructor":{"prototype":{}}}'],
+    ['a fractional id', '{"jsonrpc":"2.0","id":1.5,"method":"tools/list"}'],
+  ])('answers a message with %s (the SDK server would drop it unanswered)', async (_what, body) => {
+    const res = await post(body);
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({ jsonrpc: '2.0', error: { code: -32600 } });
   });
 
   it('does not let "__proto__" in a body reach any object prototype', async () => {

@@ -38,7 +38,8 @@ export interface KeyStoreStatus {
  * - an unknown `kid` triggers a refetch, at most one per `jwksRefetchIntervalMs` (1 s) shared by
  *   every request waiting for it, so a key AuthKit just rotated in is accepted at once, while a
  *   flood of made-up kids cannot turn into a flood of requests to AuthKit; a kid still unknown
- *   after a refetch is refused without another one for `jwksCooldownMs`;
+ *   after a refetch is refused without another one for `jwksCooldownMs`; when that refetch fails
+ *   (AuthKit unreachable), the answer is "unavailable" (503), not "invalid token";
  * - a failed refresh keeps the last good set (AuthKit being briefly unreachable does not log
  *   everyone out); only when no set was ever fetched does verification fail as unavailable;
  * - one fetch in flight at a time, with a time limit and no redirects.
@@ -91,7 +92,14 @@ export class JwksKeyStore {
       try {
         return await this.local!(header, token);
       } catch (again) {
-        if (again instanceof errors.JWKSNoMatchingKey) this.rememberMissing(kid);
+        if (!(again instanceof errors.JWKSNoMatchingKey)) throw again;
+        // AuthKit could not be asked: the token may well be signed by a key it just rotated in.
+        // Not the client's fault (a 503, not a 401 that would send it to re-authorize in a loop).
+        if (this.lastError !== undefined)
+          throw new KeySetUnavailableError(
+            `unknown key, and the key set cannot be refreshed: ${this.lastError}`,
+          );
+        this.rememberMissing(kid);
         throw again;
       }
     }
