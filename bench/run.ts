@@ -46,7 +46,9 @@ async function main(): Promise<void> {
   const startedAt = new Date();
   const loadBefore = load();
   log(`connect-bridge bench: ${JSON.stringify(machine())}, load ${loadBefore.join(' ')}`);
-  log(`settings: ${JSON.stringify(settings)}`);
+  log(
+    `settings: ${JSON.stringify({ ...settings, databaseUrl: settings.databaseUrl ? '(set)' : undefined })}`,
+  );
   const children: Array<Child<unknown>> = [];
   const keep = <I>(c: Child<I>): Child<I> => {
     children.push(c as Child<unknown>);
@@ -197,15 +199,18 @@ async function main(): Promise<void> {
         dbs.push({ name: 'PostgreSQL', url: db.url, drop: db.drop });
       }
       for (const db of dbs) {
+        // One AuthKit user per database: the emulator (like AuthKit) refuses an email already
+        // linked to another legacy id, and each database has its own local user ids.
+        const user = db.url ? { ...BENCH_USER, email: 'bench-pg@example.com' } : BENCH_USER;
         if (db.url) {
           await loginBridge?.stop();
           loginBridge = keep(
-            await startLoginBridge('bridge (login, PostgreSQL)', loginPort, emulator, db.url),
+            await startLoginBridge('bridge (login, PostgreSQL)', loginPort, emulator, db.url, user),
           );
         }
-        await runLoginLoad(db.name, emulator.url, 2, warmupSeconds());
+        await runLoginLoad(db.name, emulator.url, 2, warmupSeconds(), user);
         for (const c of settings.loginConcurrency) {
-          const r = await runLoginLoad(db.name, emulator.url, c, settings.duration);
+          const r = await runLoginLoad(db.name, emulator.url, c, settings.duration, user);
           results.login.push(r);
           log(
             `  ${db.name.padEnd(10)} concurrency ${String(c).padStart(2)}: ${r.flowsPerSecond.toFixed(1)} flows/s, ` +

@@ -43,18 +43,17 @@ export function authorizeUrl(emulatorUrl: string): string {
   return `${emulatorUrl}/oauth2/authorize?${q}`;
 }
 
+export type BenchUser = typeof BENCH_USER;
+
 /** One complete flow in a fresh browser; resolves with the client redirect URL, or rejects. */
-export async function loginFlow(emulatorUrl: string): Promise<string> {
+export async function loginFlow(emulatorUrl: string, user: BenchUser = BENCH_USER): Promise<string> {
   const b = new Browser();
   const form = await b.go(authorizeUrl(emulatorUrl));
   if (form.status !== 200 || !form.html.includes('action="/auth/login/local"')) {
     throw new Error(`sign-in form expected, got ${form.status} at ${form.url}`);
   }
-  const end = await b.submit(
-    form,
-    '/auth/login/local',
-    { email: BENCH_USER.email, password: BENCH_USER.password },
-    (u) => u.startsWith(CLIENT_REDIRECT),
+  const end = await b.submit(form, '/auth/login/local', { email: user.email, password: user.password }, (u) =>
+    u.startsWith(CLIENT_REDIRECT),
   );
   if (!end.url.startsWith(`${CLIENT_REDIRECT}?`) || !new URL(end.url).searchParams.get('code')) {
     throw new Error(`client redirect with a code expected, got ${end.status} at ${end.url}`);
@@ -68,6 +67,7 @@ export async function startLoginBridge(
   port: number,
   emulator: Emulator,
   databaseUrl?: string,
+  user: BenchUser = BENCH_USER,
 ): Promise<Child<{ url: string; localUserId: string }>> {
   const options: BridgeTargetOptions = {
     env: {
@@ -88,8 +88,8 @@ export async function startLoginBridge(
     'bridge',
     options as unknown as Record<string, unknown>,
   );
-  const user = await bridge.call<{ id: string }>('createLocalUser', BENCH_USER);
-  bridge.info.localUserId = user.id;
+  const created = await bridge.call<{ id: string }>('createLocalUser', user);
+  bridge.info.localUserId = created.id;
   return bridge;
 }
 
@@ -99,6 +99,7 @@ export async function runLoginLoad(
   emulatorUrl: string,
   concurrency: number,
   seconds: number,
+  user: BenchUser = BENCH_USER,
 ): Promise<LoginResult> {
   const times: number[] = [];
   let errors = 0;
@@ -110,7 +111,7 @@ export async function runLoginLoad(
       while (performance.now() < deadline) {
         const t0 = performance.now();
         try {
-          await loginFlow(emulatorUrl);
+          await loginFlow(emulatorUrl, user);
           times.push(performance.now() - t0);
         } catch (err) {
           errors++;

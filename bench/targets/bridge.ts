@@ -5,7 +5,7 @@ import { Session } from 'node:inspector/promises';
 import { createApp, listen } from '../../src/bootstrap';
 import { loadConfig, type AppConfig } from '../../src/config/app-config';
 import { LocalUsersService } from '../../src/legacy-session/local-users.service';
-import { DEFAULT_LOGIN_RATE_LIMITS, RateLimiterService } from '../../src/legacy-session/rate-limiter.service';
+import { RateLimiterService } from '../../src/legacy-session/rate-limiter.service';
 import { McpAuthService } from '../../src/mcp/auth/mcp-auth.service';
 import { failStart, serveRpc } from '../lib/child';
 
@@ -34,10 +34,13 @@ async function main(): Promise<void> {
   const app = await createApp(config);
   await listen(app, config);
   if (options.liftRateLimits) {
-    app.get(RateLimiterService).limits = {
-      ...DEFAULT_LOGIN_RATE_LIMITS,
-      perIp: { limit: 1_000_000_000, windowSeconds: 900 },
-    };
+    // Every per-IP limit (sign-in attempts, Login URI visits, …); per-account limits stay.
+    const limiter = app.get(RateLimiterService);
+    const limits: Record<string, unknown> = { ...limiter.limits };
+    for (const key of Object.keys(limits)) {
+      if (/ip/i.test(key)) limits[key] = { limit: 1_000_000_000, windowSeconds: 900 };
+    }
+    limiter.limits = limits as unknown as typeof limiter.limits;
   }
   if (options.skipVerificationWithToken) {
     const auth = app.get(McpAuthService);

@@ -33,7 +33,7 @@ export function externalAuthIdHint(id: string | undefined): string | undefined {
  * cannot be stored in PostgreSQL text at all, and would cost the row), cut to `max`.
  */
 const text = (value: string | undefined, max: number): string | null =>
-  value === undefined ? null : value.replace(/[\u0000-\u0008\u000a-\u001f\u007f]/g, '\ufffd').slice(0, max);
+  value === undefined ? null : value.replace(/\p{Cc}/gu, '\ufffd').slice(0, max);
 
 /** The append-only record of every authorization attempt (table authorization_audit). */
 @Injectable()

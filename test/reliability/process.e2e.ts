@@ -3,11 +3,8 @@
  * in its own process: killed with SIGKILL in the middle of a login and started again on the same
  * database; and a full run whose every log line (stdout and stderr) is searched for secrets.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startEmulator, type RunningEmulator } from '../../emulator';
+import type { RunningEmulator } from '../../emulator';
 import { startLegacyApp, type LegacyApp } from '../fixtures/legacy-app';
 import {
   childEnv,
@@ -17,79 +14,26 @@ import {
   startBuiltServer,
   type BuiltServer,
 } from '../helpers/built-server';
-import { createTestDatabase, usingPostgres } from '../helpers/database';
 import { Browser, formFields, pageText } from '../login/browser';
-import { CLIENT_ID, CLIENT_REDIRECT, externalAuthIdOf, freePort } from '../login/harness';
-import { pkce } from '../mcp/oauth';
+import { CLIENT_ID, CLIENT_REDIRECT } from '../login/harness';
+import {
+  authorize,
+  bridgeEnv,
+  durableDatabase,
+  isClientRedirect,
+  lastExternalAuthId,
+  type DurableDatabase,
+} from './servers';
 
 jest.setTimeout(180_000);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** A database that outlives one server process: a throwaway PostgreSQL database, or PGlite in a folder. */
-async function durableDatabase(): Promise<{ env: Record<string, string>; dispose(): Promise<void> }> {
-  if (usingPostgres()) {
-    const db = await createTestDatabase();
-    if (db.database.kind !== 'postgres') throw new Error('expected PostgreSQL');
-    return { env: { DATABASE_URL: db.database.url, DATABASE_AUTO_MIGRATE: 'true' }, dispose: db.dispose };
-  }
-  const dir = mkdtempSync(join(tmpdir(), 'cb-pglite-'));
-  return {
-    env: { PGLITE_DATA_DIR: dir },
-    dispose: async () => rmSync(dir, { recursive: true, force: true }),
-  };
-}
-
-/** The bridge's environment against the emulator: non-demo, as in production but over http on loopback. */
-async function bridgeEnv(
-  extra: Record<string, string>,
-): Promise<{ env: Record<string, string>; url: string; emulator: RunningEmulator }> {
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const emulator = await startEmulator({
-    loginUri: `${url}/auth/login`,
-    apiKey: `sk_test_${randomBytes(12).toString('hex')}`,
-    enableTestControl: true,
-    clients: [{ clientId: CLIENT_ID, redirectUris: [CLIENT_REDIRECT] }],
-  });
-  const env = {
-    PORT: String(port),
-    PUBLIC_URL: url,
-    WORKOS_API_KEY: emulator.apiKey,
-    WORKOS_CLIENT_ID: emulator.clientId,
-    WORKOS_API_URL: emulator.url,
-    AUTHKIT_DOMAIN: emulator.issuer,
-    SESSION_SECRET: randomBytes(32).toString('base64url'),
-    ...extra,
-  };
-  return { env, url, emulator };
-}
-
-/** An authorize URL for the pre-registered client, with PKCE and the MCP resource. */
-function authorize(emulator: RunningEmulator, bridgeUrl: string, scope = 'openid profile email') {
-  const { verifier, challenge } = pkce();
-  const q = new URLSearchParams({
-    client_id: CLIENT_ID,
-    redirect_uri: CLIENT_REDIRECT,
-    response_type: 'code',
-    code_challenge: challenge,
-    code_challenge_method: 'S256',
-    state: randomBytes(8).toString('hex'),
-    scope,
-    resource: `${bridgeUrl}/mcp`,
-  });
-  return { url: `${emulator.url}/oauth2/authorize?${q}`, verifier };
-}
-
-const isClientRedirect = (u: string) => u.startsWith(CLIENT_REDIRECT);
-const lastExternalAuthId = (b: Browser) =>
-  externalAuthIdOf(b.history.findLast((u) => u.includes('external_auth_id='))!);
 
 describe('the server killed (SIGKILL) during a login, then started again', () => {
   let legacy: LegacyApp;
   let emulator: RunningEmulator;
   let env: Record<string, string>;
   let url: string;
-  let db: Awaited<ReturnType<typeof durableDatabase>>;
+  let db: DurableDatabase;
   let server: BuiltServer | undefined;
   const alice = { email: 'alice@example.com', password: 'alice-pw' }; // a user of the fixture legacy app
 
@@ -231,6 +175,7 @@ describe('no secret in any log line of a full run', () => {
       secrets['PKCE verifier'] = auth.verifier;
       secrets.external_auth_id = lastExternalAuthId(b);
       const cookies = b.cookiesFor(`${url}/auth/login`);
+      expect(cookies.cbridge_session).toMatch(/^s%3A[A-Za-z0-9_-]{43}\./);
       secrets['session cookie'] = decodeURIComponent(cookies.cbridge_session);
       secrets['session token'] = decodeURIComponent(cookies.cbridge_session).slice(2).split('.')[0];
 
