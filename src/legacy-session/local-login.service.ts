@@ -14,8 +14,9 @@ export type LoginAttempt =
     };
 
 /**
- * The local strategy's decision: rate limits first (per IP on every attempt, per account on
- * failures), then the password. A locked account is refused before its password is checked.
+ * The local strategy's decision: rate limits first (per IP and per account on every attempt; the
+ * right password clears the account's count), then the password. A locked account is refused
+ * before its password is checked, also under a concurrent burst.
  */
 @Injectable()
 export class LocalLoginService {
@@ -44,16 +45,16 @@ export class LocalLoginService {
       return { ok: false, code: 'invalid_credentials' };
     }
     const accountKey = RateLimiterService.key('account', normalizeEmail(email));
-    const accountState = await this.limiter.peek(accountKey);
-    if (accountState.count >= perAccount.limit) {
+    // The attempt is counted before the password is checked, so that a burst of concurrent
+    // guesses cannot all pass a "not locked yet" check: exactly `limit` of them are checked.
+    const accountState = await this.limiter.hit(accountKey, perAccount.windowSeconds);
+    if (accountState.count > perAccount.limit) {
       return { ok: false, code: 'rate_limited', retryAfterSeconds: accountState.retryAfterSeconds };
     }
     const check = await this.users.verifyPassword(email, password);
-    if (!check.ok && check.code === 'invalid_credentials') {
-      await this.limiter.hit(accountKey, perAccount.windowSeconds);
-      return check;
-    }
-    if (accountState.count > 0) await this.limiter.reset(accountKey);
+    if (!check.ok && check.code === 'invalid_credentials') return check;
+    // The right password (of an enabled or a disabled account): the failures so far are forgiven.
+    await this.limiter.reset(accountKey);
     return check;
   }
 }

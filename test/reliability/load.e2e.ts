@@ -21,7 +21,7 @@ describe('100 MCP clients and 10 sign-ins at a time, for 10 seconds', () => {
     expect(r.mcp.errors).toBe(0);
     expect(r.mcp.requests).toBeGreaterThan(1000);
     expect(r.logins.failures).toEqual([]);
-    expect(r.logins.completed).toBeGreaterThan(10);
+    expect(r.logins.completed).toBeGreaterThanOrEqual(10); // each lane finishes what it started
     expect(r.records).toEqual({
       auditSuccess: r.logins.completed,
       auditFailure: 0,
@@ -69,7 +69,7 @@ describe('rate limits under a burst', () => {
       .send(form);
 
   it('lets exactly the Login URI limit through a concurrent burst (429, Retry-After, no-store), then recovers', async () => {
-    limit({ loginStartPerIp: { limit: 5, windowSeconds: 2 } });
+    limit({ loginStartPerIp: { limit: 5, windowSeconds: 3 } });
     const start = (id: string) =>
       request(h.url).get(`/auth/login?external_auth_id=${id}`).set('Accept', 'text/html');
     const burst = await Promise.all(Array.from({ length: 12 }, (_, i) => start(`ext_burst_${i}_abcdef`)));
@@ -85,13 +85,13 @@ describe('rate limits under a burst', () => {
     const burstRows = { where: { externalAuthId: { startsWith: 'ext_burst_' } } };
     expect(await h.prisma.loginTransaction.count(burstRows)).toBe(5);
     expect((await h.audit()).filter((a) => a.errorCode === 'rate_limited')).toHaveLength(1);
-    await sleep(2100);
+    await sleep(3100);
     expect((await start('ext_after_burst_1')).status).toBe(200);
   });
 
   it('lets exactly the per-IP limit of sign-in attempts through a concurrent burst, then recovers', async () => {
     const { cookie, fields, b, page } = await signInForm();
-    limit({ perIp: { limit: 8, windowSeconds: 2 } });
+    limit({ perIp: { limit: 8, windowSeconds: 3 } });
     await h.prisma.rateLimitCounter.deleteMany();
     const burst = await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
@@ -107,24 +107,24 @@ describe('rate limits under a burst', () => {
     }
     // while limited, even the right password is refused …
     expect((await post(cookie, { ...fields, ...erin })).status).toBe(429);
-    await sleep(2100);
+    await sleep(3100);
     // … and after the window it works again.
     const end = await b.submit(page, '/auth/login/local', erin, h.isClientRedirect);
     expect(h.isClientRedirect(end.url)).toBe(true);
   });
 
-  it('locks an account after its failure limit under a burst from many addresses, then recovers', async () => {
+  it('locks an account at exactly its limit under a concurrent burst, then recovers', async () => {
     const { cookie, fields, b, page } = await signInForm();
-    limit({ perAccount: { limit: 5, windowSeconds: 2 } });
+    limit({ perAccount: { limit: 5, windowSeconds: 3 } });
     const burst = await Promise.all(
       Array.from({ length: 12 }, () =>
         post(cookie, { ...fields, email: erin.email, password: 'wrong-guess' }),
       ),
     );
-    expect(burst.every((r) => r.status === 401 || r.status === 429)).toBe(true);
-    expect(burst.filter((r) => r.status === 429).length).toBeGreaterThan(0);
+    expect(burst.filter((r) => r.status === 401)).toHaveLength(5); // checked (and wrong)
+    expect(burst.filter((r) => r.status === 429)).toHaveLength(7); // refused before any password work
     expect((await post(cookie, { ...fields, ...erin })).status).toBe(429);
-    await sleep(2100);
+    await sleep(3100);
     const end = await b.submit(page, '/auth/login/local', erin, h.isClientRedirect);
     expect(h.isClientRedirect(end.url)).toBe(true);
   });
