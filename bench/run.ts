@@ -7,6 +7,7 @@
 //   BENCH_LOGIN_CONCURRENCY=1,8
 //   BENCH_DATABASE_URL=postgresql://cb:cb@127.0.0.1:5432/postgres   also run the login flow on PostgreSQL
 //   BENCH_ONLY=http,verify,login,memory   BENCH_WRITE=0
+//   BENCH_CANDIDATE=/path/to/other/checkout   its bridge joins the /mcp matrix (after its own tsc -p tsconfig.bench.json)
 // CPU profile of the bridge under load: node dist-bench/bench/profile.js (see bench/profile.ts).
 import {
   AUDIENCE,
@@ -23,6 +24,7 @@ import {
   settings,
   warmupSeconds,
 } from './lib/env';
+import { join } from 'node:path';
 import { startChild, type Child } from './lib/child';
 import { McpAuthService } from '../src/mcp/auth/mcp-auth.service';
 import { runHttpMatrix, type HttpRow, type HttpTarget } from './scenarios/http';
@@ -100,12 +102,14 @@ async function main(): Promise<void> {
       name: string,
       options: Omit<BridgeTargetOptions, 'env'> & { env?: Record<string, string> },
       execArgv: string[] = [],
+      root?: string,
     ) => {
       const port = await freePort();
       const opts: BridgeTargetOptions = { ...options, env: bridgeEnv(port, options.env) };
       return keep(
         await startChild<{ url: string }>(name, 'bridge', opts as unknown as Record<string, unknown>, {
           execArgv,
+          root,
         }),
       );
     };
@@ -132,6 +136,9 @@ async function main(): Promise<void> {
       const infoLog = await startBridge('bridge, LOG_LEVEL=info', { env: { LOG_LEVEL: 'info' } });
       const bare = await startPeer('bare node:http + jose', 'bare');
       const sdk = await startPeer('v1 SDK peer', 'sdk');
+      const candidate = settings.candidate
+        ? await startBridge('candidate bridge', {}, [], join(settings.candidate, 'dist-bench', 'bench'))
+        : undefined;
       const mcp = (
         scenario: string,
         server: Child<{ url: string }>,
@@ -160,6 +167,7 @@ async function main(): Promise<void> {
       const top = [Math.max(...settings.connections)];
       const targets: HttpTarget[] = [
         mcp('bridge /mcp (verified)', bridge),
+        ...(candidate ? [mcp('candidate bridge /mcp (verified)', candidate)] : []),
         mcp('bridge /mcp (verification skipped)', skipped),
         {
           scenario: 'bridge /healthz',
@@ -186,7 +194,7 @@ async function main(): Promise<void> {
         warmupSeconds(),
         log,
       );
-      for (const c of [bridge, skipped, infoLog, bare, sdk]) await c.stop();
+      for (const c of [bridge, skipped, infoLog, bare, sdk, candidate]) await c?.stop();
     }
 
     if (runs('login')) {

@@ -77,9 +77,10 @@ export async function startChild<Info = Record<string, unknown>>(
   name: string,
   script: string,
   options: Record<string, unknown>,
-  extra: { execArgv?: string[]; verbose?: boolean; timeoutMs?: number } = {},
+  extra: { execArgv?: string[]; verbose?: boolean; timeoutMs?: number; root?: string } = {},
 ): Promise<Child<Info>> {
-  const path = join(__dirname, '..', 'targets', `${script}.js`);
+  // `root`: another checkout's compiled bench (dist-bench/bench), to run its bridge side by side.
+  const path = join(extra.root ?? join(__dirname, '..'), 'targets', `${script}.js`);
   const proc = fork(path, [], {
     env: { ...process.env, BENCH_TARGET: JSON.stringify(options) },
     execArgv: extra.execArgv ?? [],

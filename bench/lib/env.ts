@@ -28,6 +28,11 @@ export const settings = {
   databaseUrl: process.env.BENCH_DATABASE_URL?.trim() || undefined,
   /** Only these sections (comma-separated: http, verify, login, memory); default all. */
   only: process.env.BENCH_ONLY?.trim() ? process.env.BENCH_ONLY.split(',').map((s) => s.trim()) : undefined,
+  /**
+   * Another checkout (e.g. with a proposed patch applied and `tsc -p tsconfig.bench.json` run):
+   * its bridge joins the /mcp matrix as "candidate", interleaved with this tree's.
+   */
+  candidate: process.env.BENCH_CANDIDATE?.trim() || undefined,
   /** Write results to bench/results/ (off: print only). */
   write: process.env.BENCH_WRITE !== '0',
 };

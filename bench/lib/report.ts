@@ -33,6 +33,7 @@ export const RESULTS_DIR = join(__dirname, '..', '..', '..', 'bench', 'results')
 
 const VERIFIED = 'bridge /mcp (verified)';
 const SKIPPED = 'bridge /mcp (verification skipped)';
+const CANDIDATE = 'candidate bridge /mcp (verified)';
 const BARE = 'bare node:http + jose (floor)';
 const SDK = 'v1 SDK peer (requireBearerAuth)';
 /** "Within a few MB": the RSS growth allowed over the memory run. */
@@ -93,6 +94,15 @@ export function checkTargets(r: BenchResults): TargetCheck[] {
         `server CPU per call ${cpu >= 0 ? '+' : ''}${pct(cpu)} (${f0(v.cpuUsPerRequest)} vs ${f0(s.cpuUsPerRequest)} µs)`,
       required: '< 5%',
       met: overhead < 0.05,
+    });
+  }
+  const cand = at(CANDIDATE, top);
+  if (cand && sdk && bare) {
+    checks.push({
+      target: `candidate (BENCH_CANDIDATE) at ${top} connections vs. the SDK peer / the floor`,
+      measured: `${(cand.rps / sdk.rps).toFixed(2)}× / ${pct(cand.rps / bare.rps)} (${f0(cand.rps)} req/s, ${f0(cand.cpuUsPerRequest)} µs CPU per call)`,
+      required: '≥ 1.2× / ≥ 60%',
+      met: cand.rps / sdk.rps >= 1.2 && cand.rps / bare.rps >= 0.6,
     });
   }
   const runsWithErrors = [
@@ -223,7 +233,7 @@ export async function chart(r: BenchResults): Promise<string> {
     title,
     mark: { type: 'bar', tooltip: true },
     encoding: {
-      y: { field: 'scenario', type: 'nominal', sort: order, title: null, axis: { labelLimit: 260 } },
+      y: { field: 'scenario', type: 'nominal', sort: order, title: null, axis: { labelLimit: 400 } },
       yOffset: { field: 'connections', type: 'nominal', sort: ['1 conn.', '10 conn.', '100 conn.'] },
       x: { field, type: 'quantitative', title },
       color: {
