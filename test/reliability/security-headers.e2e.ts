@@ -16,7 +16,7 @@ function expectSecurityHeaders(res: { headers: Record<string, unknown> }, https 
   expect(res.headers['content-security-policy']).toBe(CSP);
   expect(res.headers['x-frame-options']).toBe('DENY');
   expect(res.headers['x-content-type-options']).toBe('nosniff');
-  expect(res.headers['referrer-policy']).toBe('no-referrer');
+  expect(res.headers['referrer-policy']).toBe('same-origin');
   expect(res.headers['x-powered-by']).toBeUndefined();
   if (https) expect(res.headers['strict-transport-security']).toBe('max-age=31536000; includeSubDomains');
   else expect(res.headers['strict-transport-security']).toBeUndefined();
