@@ -15,7 +15,9 @@ import { controlRouter, type Controls } from './control';
 import { prefixedId, ulid } from './ids';
 import { KeyRing } from './keys';
 import { oauthRouter } from './oauth';
-import { EmulatorState, type CompletionFault, type OAuthClient } from './state';
+import { EmulatorState, type CompletionCall, type CompletionFault, type OAuthClient } from './state';
+
+export type { CompletionCall, CompletionFault } from './state';
 
 export interface EmulatorOptions {
   /** 0 = a free port (tests); `npm run emulator` uses 4100. */
@@ -90,26 +92,9 @@ export interface RunningEmulator {
   ): Promise<string>;
   rotateKeys(opts?: { graceSeconds?: number }): Promise<void>;
   expireExternalAuth(externalAuthId: string): void;
-  injectCompletionFault(fault: {
-    status?: number;
-    body?: unknown;
-    delayMs?: number;
-    times?: number;
-    resetConnection?: boolean;
-    /** Extension: record the completion first, then fail the response (a lost answer). */
-    afterCommit?: boolean;
-  }): void;
+  injectCompletionFault(fault: CompletionFault): void;
   /** Completion calls received (for asserting "never completed twice"). */
-  completionCalls(): Array<{
-    externalAuthId: string;
-    userId: string;
-    at: number;
-    /** The completion's outcome (0: a fault answered before anything was decided). */
-    status: number;
-    /** Extension: the SDK's Idempotency-Key header, and what an injected fault sent instead. */
-    idempotencyKey?: string;
-    faulted?: string;
-  }>;
+  completionCalls(): CompletionCall[];
   users(): Array<EmulatedUserView>;
 
   // --- extensions -----------------------------------------------------------------------------

@@ -1,7 +1,6 @@
 // The benchmark's own settings (environment) and the shared world every scenario uses:
 // the AuthKit emulator, the bench user, a valid access token.
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 
 const num = (name: string, fallback: number): number => {
@@ -55,16 +54,7 @@ export function machine() {
 
 export const load = (): number[] => loadavg().map((x) => Math.round(x * 100) / 100);
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../../test/helpers/ports';
 
 export const secret = (): string => randomBytes(32).toString('base64url');
 

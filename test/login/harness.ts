@@ -1,5 +1,4 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { startEmulator, type EmulatorOptions, type RunningEmulator } from '../../emulator';
 import { createApp } from '../../src/bootstrap';
@@ -37,16 +36,9 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from '../helpers/ports';
+
+export { freePort };
 
 /**
  * The bridge (real app, real database) in front of the AuthKit emulator and, for the

@@ -1,4 +1,3 @@
-import { createServer } from 'node:net';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { startEmulator, type RunningEmulator } from '../../emulator';
 import { createApp } from '../../src/bootstrap';
@@ -7,14 +6,9 @@ import { LogCapture } from '../helpers/app';
 import { testConfig } from '../helpers/config';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
 
-/** A port nobody listens on right now (the bridge's PUBLIC_URL must be known before it starts). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+import { freePort } from '../helpers/ports';
+
+export { freePort };
 
 export interface Bridge {
   app: NestExpressApplication;
