@@ -155,6 +155,16 @@ describe('McpToolRegistry', () => {
     });
   });
 
+  it('turns a result that is not an MCP CallToolResult into an error result', async () => {
+    registry.register({ name: 'bogus', description: 'Returns unknown content' }, () => ({
+      content: [{ type: 'hologram' }],
+    }));
+    expect(await registry.call('bogus', {}, caller(), ctx)).toEqual({
+      content: [{ type: 'text', text: 'The tool bogus failed. The error has been logged.' }],
+      isError: true,
+    });
+  });
+
   it('returns structured content for tools that declare an output schema', async () => {
     const result = await registry.call(
       'get_profile',

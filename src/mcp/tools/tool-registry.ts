@@ -1,6 +1,7 @@
 import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
 import {
+  isCallToolResult,
   ProtocolError,
   ProtocolErrorCode,
   type CallToolResult,
@@ -159,7 +160,13 @@ export class McpToolRegistry implements OnModuleInit {
       this.logger.error({ err, tool: name }, 'MCP tool failed');
       return errorResult(`The tool ${name} failed. The error has been logged.`);
     }
-    return toResult(value, tool);
+    const result = toResult(value, tool);
+    if (!isCallToolResult(result)) {
+      // A programming mistake in the tool: say so plainly rather than with the SDK's schema dump.
+      this.logger.error({ tool: name }, 'MCP tool returned a result that is not an MCP CallToolResult');
+      return errorResult(`The tool ${name} failed. The error has been logged.`);
+    }
+    return result;
   }
 }
 

@@ -1,0 +1,126 @@
+/**
+ * A plain tools/call of a registered tool is answered from the tool registry without building
+ * an SDK Server for the request (the hot path, see McpEndpointService.callTool). These tests hold
+ * that shortcut to the SDK: for every kind of call, the HTTP answer is byte for byte what the
+ * SDK's own Server answers for the same message and caller, and the shortcut really is taken.
+ */
+import type { JSONRPCMessage } from '@modelcontextprotocol/server';
+import request from 'supertest';
+import { z } from 'zod';
+import { McpToolError, McpToolRegistry } from '../../src/mcp';
+import { McpAuthService } from '../../src/mcp/auth/mcp-auth.service';
+import { ExchangeTransport } from '../../src/mcp/protocol/exchange.transport';
+import { McpServerFactory } from '../../src/mcp/protocol/mcp-server.factory';
+import { MCP_HEADERS, startWorld, type McpWorld } from './helpers';
+
+describe('tools/call answered from the registry', () => {
+  let w: McpWorld;
+  let authorization: string;
+  let factory: McpServerFactory;
+
+  beforeAll(async () => {
+    w = await startWorld({ LOG_LEVEL: 'warn' });
+    const tools = w.bridge.app.get(McpToolRegistry);
+    tools.register(
+      { name: 'echo', description: 'Echoes text.', inputSchema: z.object({ text: z.string().max(10) }) },
+      ({ text }) => `echo: ${text}`,
+    );
+    tools.register(
+      {
+        name: 'structured',
+        description: 'Returns structured content.',
+        outputSchema: z.object({ n: z.number() }),
+      },
+      () => ({ n: 42 }),
+    );
+    tools.register({ name: 'refuses', description: 'Refuses politely.' }, () => {
+      throw new McpToolError('Not today.');
+    });
+    tools.register({ name: 'crashes', description: 'Throws.' }, () => {
+      throw new Error('boom');
+    });
+    tools.register({ name: 'bogus', description: 'Returns content the protocol does not know.' }, () => ({
+      content: [{ type: 'hologram' }],
+    }));
+    tools.register({ name: 'context', description: 'Returns its request id.' }, (_input, caller, ctx) =>
+      JSON.stringify({ requestId: ctx.requestId, aborted: ctx.signal.aborted, sub: caller.sub }),
+    );
+    authorization = `Bearer ${await w.emulator.mintAccessToken({ aud: w.bridge.mcpUrl })}`;
+    factory = w.bridge.app.get(McpServerFactory);
+  });
+  afterAll(() => w.close());
+
+  /** What the SDK's own Server answers for this message and the token's caller. */
+  async function sdkAnswer(message: JSONRPCMessage): Promise<string> {
+    const caller = await w.bridge.app.get(McpAuthService).authenticate(authorization);
+    const server = factory.create(caller);
+    const answer = new Promise<JSONRPCMessage>((resolve) => {
+      const transport = new ExchangeTransport(resolve);
+      void server.connect(transport).then(() => transport.deliver(message));
+    });
+    const text = JSON.stringify(await answer);
+    await server.close();
+    return text;
+  }
+
+  const post = (body: unknown) =>
+    request(w.bridge.url)
+      .post('/mcp')
+      .set(MCP_HEADERS)
+      .set('Accept', 'application/json')
+      .set('Authorization', authorization)
+      .send(body as object);
+
+  const call = (params: Record<string, unknown>, id: string | number = 7): JSONRPCMessage =>
+    ({ jsonrpc: '2.0', id, method: 'tools/call', params }) as JSONRPCMessage;
+
+  const direct: Array<[string, JSONRPCMessage]> = [
+    ['whoami without arguments', call({ name: 'whoami' })],
+    ['whoami with a string id', call({ name: 'whoami', arguments: {} }, 'req-1')],
+    ['valid arguments', call({ name: 'echo', arguments: { text: 'hi' } })],
+    ['arguments the schema refuses', call({ name: 'echo', arguments: { text: 'far too long for it' } })],
+    ['missing arguments', call({ name: 'echo' })],
+    ['structured content', call({ name: 'structured' })],
+    ['a tool refusing with McpToolError', call({ name: 'refuses' })],
+    ['a tool throwing', call({ name: 'crashes' })],
+    ['a result the protocol does not know', call({ name: 'bogus' })],
+    [
+      'a _meta with a progress token',
+      call({ name: 'echo', arguments: { text: 'x' }, _meta: { progressToken: 3 } }),
+    ],
+    ['the request id reaching the tool', call({ name: 'context' }, 99)],
+  ];
+
+  it.each(direct)('%s: answers what the SDK answers, without an SDK Server', async (_what, message) => {
+    const create = jest.spyOn(factory, 'create');
+    try {
+      const res = await post(message);
+      expect(res.status).toBe(200);
+      expect(res.headers['content-type']).toMatch(/^application\/json/);
+      expect(create).not.toHaveBeenCalled();
+      create.mockRestore();
+      expect(res.text).toBe(await sdkAnswer(message));
+    } finally {
+      create.mockRestore();
+    }
+  });
+
+  const viaSdk: Array<[string, JSONRPCMessage]> = [
+    ['an unknown tool', call({ name: 'nope' })],
+    ['arguments that are not an object', call({ name: 'echo', arguments: ['hi'] })],
+  ];
+
+  it.each(viaSdk)('%s: left to the SDK Server, which answers it', async (_what, message) => {
+    const create = jest.spyOn(factory, 'create');
+    try {
+      const res = await post(message);
+      expect(res.status).toBe(200);
+      expect(create).toHaveBeenCalledTimes(1);
+      create.mockRestore();
+      expect(res.text).toBe(await sdkAnswer(message));
+      expect(JSON.parse(res.text)).toHaveProperty('error');
+    } finally {
+      create.mockRestore();
+    }
+  });
+});
