@@ -8,6 +8,7 @@
 //   BENCH_DATABASE_URL=postgresql://cb:cb@127.0.0.1:5432/postgres   also run the login flow on PostgreSQL
 //   BENCH_ONLY=http,verify,login,memory   BENCH_WRITE=0
 //   BENCH_CANDIDATE=/path/to/other/checkout   its bridge joins the /mcp matrix (after its own tsc -p tsconfig.bench.json)
+//   BENCH_CANDIDATE_LABEL=candidate            what its rows are called (e.g. "before (9bfe60e)")
 // CPU profile of the bridge under load: node dist-bench/bench/profile.js (see bench/profile.ts).
 import {
   AUDIENCE,
@@ -38,7 +39,7 @@ import {
 } from './scenarios/login';
 import { runMemory, type MemoryResult } from './scenarios/memory';
 import { runVerify, type VerifyResult } from './scenarios/verify';
-import { checkTargets, writeResults, type BenchResults } from './lib/report';
+import { candidateScenario, checkTargets, writeResults, type BenchResults } from './lib/report';
 import type { BridgeTargetOptions } from './targets/bridge';
 import type { PeerTargetOptions } from './targets/peer';
 
@@ -137,7 +138,12 @@ async function main(): Promise<void> {
       const bare = await startPeer('bare node:http + jose', 'bare');
       const sdk = await startPeer('v1 SDK peer', 'sdk');
       const candidate = settings.candidate
-        ? await startBridge('candidate bridge', {}, [], join(settings.candidate, 'dist-bench', 'bench'))
+        ? await startBridge(
+            `${settings.candidateLabel} bridge`,
+            {},
+            [],
+            join(settings.candidate, 'dist-bench', 'bench'),
+          )
         : undefined;
       const mcp = (
         scenario: string,
@@ -167,7 +173,7 @@ async function main(): Promise<void> {
       const top = [Math.max(...settings.connections)];
       const targets: HttpTarget[] = [
         mcp('bridge /mcp (verified)', bridge),
-        ...(candidate ? [mcp('candidate bridge /mcp (verified)', candidate)] : []),
+        ...(candidate ? [mcp(candidateScenario(settings.candidateLabel), candidate)] : []),
         mcp('bridge /mcp (verification skipped)', skipped),
         {
           scenario: 'bridge /healthz',

@@ -32,6 +32,8 @@ export const settings = {
    * its bridge joins the /mcp matrix as "candidate", interleaved with this tree's.
    */
   candidate: process.env.BENCH_CANDIDATE?.trim() || undefined,
+  /** What the candidate's rows are called (e.g. `before (9bfe60e)` for a before/after run). */
+  candidateLabel: process.env.BENCH_CANDIDATE_LABEL?.trim() || 'candidate',
   /** Write results to bench/results/ (off: print only). */
   write: process.env.BENCH_WRITE !== '0',
 };

@@ -33,7 +33,8 @@ export const RESULTS_DIR = join(__dirname, '..', '..', '..', 'bench', 'results')
 
 const VERIFIED = 'bridge /mcp (verified)';
 const SKIPPED = 'bridge /mcp (verification skipped)';
-const CANDIDATE = 'candidate bridge /mcp (verified)';
+/** The /mcp row of the BENCH_CANDIDATE checkout's bridge. */
+export const candidateScenario = (label: string): string => `${label} bridge /mcp (verified)`;
 const BARE = 'bare node:http + jose (floor)';
 const SDK = 'v1 SDK peer (requireBearerAuth)';
 /** "Within a few MB": the RSS growth allowed over the memory run. */
@@ -96,10 +97,10 @@ export function checkTargets(r: BenchResults): TargetCheck[] {
       met: overhead < 0.05,
     });
   }
-  const cand = at(CANDIDATE, top);
+  const cand = at(candidateScenario(String(r.settings.candidateLabel ?? 'candidate')), top);
   if (cand && sdk && bare) {
     checks.push({
-      target: `candidate (BENCH_CANDIDATE) at ${top} connections vs. the SDK peer / the floor`,
+      target: `${String(r.settings.candidateLabel ?? 'candidate')} (BENCH_CANDIDATE) at ${top} connections vs. the SDK peer / the floor`,
       measured: `${(cand.rps / sdk.rps).toFixed(2)}× / ${pct(cand.rps / bare.rps)} (${f0(cand.rps)} req/s, ${f0(cand.cpuUsPerRequest)} µs CPU per call)`,
       required: '≥ 1.2× / ≥ 60%',
       met: cand.rps / sdk.rps >= 1.2 && cand.rps / bare.rps >= 0.6,

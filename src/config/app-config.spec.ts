@@ -196,3 +196,65 @@ describe('.env.example', () => {
     expect(Object.keys(envSchema.shape).filter((k) => !documented.has(k))).toEqual([]);
   });
 });
+
+describe('LOGIN_RATE_LIMIT_*', () => {
+  it('defaults to 30 attempts per IP and 10 per account per 15 minutes', () => {
+    expect(loadConfig({}).login.rateLimit).toEqual({ perIp: 30, perAccount: 10, windowSeconds: 900 });
+    expect(
+      loadConfig({
+        LOGIN_RATE_LIMIT_PER_IP: '',
+        LOGIN_RATE_LIMIT_PER_ACCOUNT: ' ',
+        LOGIN_RATE_LIMIT_WINDOW_SECONDS: '',
+      }).login.rateLimit,
+    ).toEqual({ perIp: 30, perAccount: 10, windowSeconds: 900 });
+  });
+
+  it('takes each limit and the window from the environment, bounds included', () => {
+    expect(
+      loadConfig({
+        LOGIN_RATE_LIMIT_PER_IP: '200',
+        LOGIN_RATE_LIMIT_PER_ACCOUNT: '5',
+        LOGIN_RATE_LIMIT_WINDOW_SECONDS: '3600',
+      }).login.rateLimit,
+    ).toEqual({ perIp: 200, perAccount: 5, windowSeconds: 3600 });
+    expect(
+      loadConfig({
+        LOGIN_RATE_LIMIT_PER_IP: '1',
+        LOGIN_RATE_LIMIT_PER_ACCOUNT: '1',
+        LOGIN_RATE_LIMIT_WINDOW_SECONDS: '60',
+      }).login.rateLimit,
+    ).toEqual({ perIp: 1, perAccount: 1, windowSeconds: 60 });
+    expect(
+      loadConfig({
+        LOGIN_RATE_LIMIT_PER_IP: '100000',
+        LOGIN_RATE_LIMIT_PER_ACCOUNT: '1000',
+        LOGIN_RATE_LIMIT_WINDOW_SECONDS: '86400',
+      }).login.rateLimit,
+    ).toEqual({ perIp: 100_000, perAccount: 1000, windowSeconds: 86_400 });
+  });
+
+  it.each([
+    ['LOGIN_RATE_LIMIT_PER_IP', ['0', '-5', '100001', '2.5', 'thirty', 'Infinity'], '1 to 100000'],
+    ['LOGIN_RATE_LIMIT_PER_ACCOUNT', ['0', '1001', '0.5', 'ten'], '1 to 1000'],
+    ['LOGIN_RATE_LIMIT_WINDOW_SECONDS', ['59', '86401', '900.5', '15m'], '60 to 86400'],
+  ])('refuses a bad %s with one line that names the range', (name, values, range) => {
+    for (const value of values) {
+      const problems = problemsOf({ [name]: value });
+      expect(problems).toEqual([`${name}: must be a whole number from ${range}`]);
+    }
+  });
+
+  it('reports every bad limit at once, without echoing the values', () => {
+    const problems = problemsOf({
+      LOGIN_RATE_LIMIT_PER_IP: '0',
+      LOGIN_RATE_LIMIT_PER_ACCOUNT: 'seventeen',
+      LOGIN_RATE_LIMIT_WINDOW_SECONDS: '1',
+    });
+    expect(problems.map((p) => p.split(':')[0])).toEqual([
+      'LOGIN_RATE_LIMIT_PER_IP',
+      'LOGIN_RATE_LIMIT_PER_ACCOUNT',
+      'LOGIN_RATE_LIMIT_WINDOW_SECONDS',
+    ]);
+    expect(problems.join('\n')).not.toContain('seventeen');
+  });
+});

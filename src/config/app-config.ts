@@ -39,6 +39,11 @@ export interface AppConfig {
     sessionMaxAgeHours: number;
     completeTimeoutMs: number;
     userConsentOptions?: RawEnv['AUTHKIT_USER_CONSENT_OPTIONS'];
+    /**
+     * Sign-in attempts at the local strategy's form within one window: per client IP (every
+     * attempt) and per account (cleared by the right password).
+     */
+    rateLimit: { perIp: number; perAccount: number; windowSeconds: number };
   };
   legacy: {
     strategy: LegacyStrategyName;
@@ -196,6 +201,11 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       sessionMaxAgeHours: e.SESSION_MAX_AGE_HOURS,
       completeTimeoutMs: e.AUTHKIT_COMPLETE_TIMEOUT_MS,
       userConsentOptions: e.AUTHKIT_USER_CONSENT_OPTIONS,
+      rateLimit: {
+        perIp: e.LOGIN_RATE_LIMIT_PER_IP,
+        perAccount: e.LOGIN_RATE_LIMIT_PER_ACCOUNT,
+        windowSeconds: e.LOGIN_RATE_LIMIT_WINDOW_SECONDS,
+      },
     },
     legacy: {
       strategy,

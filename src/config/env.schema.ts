@@ -24,6 +24,20 @@ const csv = z.string().transform((v) =>
     .filter(Boolean),
 );
 
+/**
+ * A whole number within bounds, with one message for every way it can be wrong (not a number,
+ * a fraction, out of range). The value itself is never echoed.
+ */
+const wholeNumber = (min: number, max: number) => {
+  const message = `must be a whole number from ${min} to ${max}`;
+  return z.coerce
+    .number({ error: message })
+    .refine((n) => Number.isInteger(n) && n >= min && n <= max, { message });
+};
+
+/** Sign-in rate limits of the local strategy when LOGIN_RATE_LIMIT_* are unset. */
+export const LOGIN_RATE_LIMIT_DEFAULTS = { perIp: 30, perAccount: 10, windowSeconds: 15 * 60 } as const;
+
 /** Claims AuthKit sets itself: a consent option may not name them. */
 const RESERVED_CLAIMS = [
   'sub',
@@ -131,6 +145,11 @@ export const envSchema = z.object({
   SESSION_MAX_AGE_HOURS: optional(z.coerce.number().int().min(1).max(720)).default(12),
   AUTHKIT_COMPLETE_TIMEOUT_MS: optional(z.coerce.number().int().min(1000).max(60000)).default(10000),
   AUTHKIT_USER_CONSENT_OPTIONS: optional(userConsentOptions),
+  LOGIN_RATE_LIMIT_PER_IP: optional(wholeNumber(1, 100_000)).default(LOGIN_RATE_LIMIT_DEFAULTS.perIp),
+  LOGIN_RATE_LIMIT_PER_ACCOUNT: optional(wholeNumber(1, 1_000)).default(LOGIN_RATE_LIMIT_DEFAULTS.perAccount),
+  LOGIN_RATE_LIMIT_WINDOW_SECONDS: optional(wholeNumber(60, 86_400)).default(
+    LOGIN_RATE_LIMIT_DEFAULTS.windowSeconds,
+  ),
   TRUST_PROXY: optional(z.string()).default('false'),
   LOG_LEVEL: optional(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])).default('info'),
   SHUTDOWN_TIMEOUT_MS: optional(z.coerce.number().int().min(0).max(120000)).default(10000),

@@ -1,5 +1,8 @@
 import { createHash } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
+import type { AppConfig } from '../config/app-config';
+import { APP_CONFIG } from '../config/config.module';
+import { LOGIN_RATE_LIMIT_DEFAULTS } from '../config/env.schema';
 import type { PrismaClient } from '../generated/prisma/client';
 import { PrismaService } from '../database/prisma.service';
 
@@ -18,11 +21,17 @@ export interface LoginRateLimits {
   loginStartPerIp: RateLimit;
 }
 
-export const DEFAULT_LOGIN_RATE_LIMITS: LoginRateLimits = {
-  perIp: { limit: 30, windowSeconds: 15 * 60 },
-  perAccount: { limit: 10, windowSeconds: 15 * 60 },
-  loginStartPerIp: { limit: 120, windowSeconds: 10 * 60 },
-};
+/** The service's limits from the configured sign-in limits (LOGIN_RATE_LIMIT_*); the Login URI's stays fixed. */
+export function loginRateLimits(configured: AppConfig['login']['rateLimit']): LoginRateLimits {
+  return {
+    perIp: { limit: configured.perIp, windowSeconds: configured.windowSeconds },
+    perAccount: { limit: configured.perAccount, windowSeconds: configured.windowSeconds },
+    loginStartPerIp: { limit: 120, windowSeconds: 10 * 60 },
+  };
+}
+
+/** The limits with every LOGIN_RATE_LIMIT_* unset. */
+export const DEFAULT_LOGIN_RATE_LIMITS: LoginRateLimits = loginRateLimits(LOGIN_RATE_LIMIT_DEFAULTS);
 
 export interface RateLimitState {
   count: number;
@@ -35,10 +44,15 @@ export interface RateLimitState {
  */
 @Injectable()
 export class RateLimiterService {
-  /** Replaceable in tests. */
-  limits: LoginRateLimits = DEFAULT_LOGIN_RATE_LIMITS;
+  /** From the config (LOGIN_RATE_LIMIT_*); replaceable in tests that need other limits mid-suite. */
+  limits: LoginRateLimits;
 
-  constructor(@Inject(PrismaService) private readonly prisma: PrismaClient) {}
+  constructor(
+    @Inject(PrismaService) private readonly prisma: PrismaClient,
+    @Inject(APP_CONFIG) config: AppConfig,
+  ) {
+    this.limits = loginRateLimits(config.login.rateLimit);
+  }
 
   static key(kind: string, value: string): string {
     return `${kind}:${createHash('sha256').update(value).digest('base64url')}`;
