@@ -4,7 +4,6 @@
  * whatever sign-in page they land on (the bridge's form, "Continue as", the legacy app's login)
  * they fill in, until AuthKit sends the browser back to the client's redirect URI with a code.
  */
-import { randomBytes } from 'node:crypto';
 import { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { UnauthorizedError as V1UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 import { StreamableHTTPClientTransport as V1Transport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -13,6 +12,7 @@ import {
   StreamableHTTPClientTransport as V2Transport,
   UnauthorizedError as V2UnauthorizedError,
 } from '@modelcontextprotocol/client';
+import { MemoryOAuthProvider, type MemoryOAuthProviderOptions } from '../helpers/oauth-client-provider';
 import { Browser, pageText, type Page } from '../login/browser';
 
 export type Sdk = 'v1' | 'v2';
@@ -52,108 +52,28 @@ export interface Exchange {
   grant?: string;
 }
 
-type Stored = Record<string, unknown> | undefined;
-
 /**
- * An OAuthClientProvider, structurally valid for both SDK generations, whose user agent is a
- * scripted Browser (cookie jar included, so a second authorization meets "Continue as").
+ * A MemoryOAuthProvider whose user agent is a scripted Browser (cookie jar included, so a second
+ * authorization meets "Continue as") that signs in as `who`.
  */
-export class BrowserOAuthProvider {
-  readonly browser = new Browser();
-  readonly authorizations: URL[] = [];
-  /** The code of the last authorization, for transport.finishAuth(). */
-  code?: string;
-  clientInfo: Stored;
-  saved: Stored;
-  tokenSaves = 0;
-  private verifier = '';
-  private discovery: Stored;
-  private stateValue = '';
-  readonly clientMetadataUrl?: string;
+export class BrowserOAuthProvider extends MemoryOAuthProvider {
+  readonly browser: Browser;
 
-  constructor(
-    private readonly options: {
-      name: string;
-      redirectUrl: string;
-      who: Credentials;
-      /** Use a Client ID Metadata Document at this https URL instead of dynamic registration. */
-      clientMetadataUrl?: string;
-      /**
-       * Add `offline_access` to the authorization request. The v1 SDK (1.32) asks for exactly the
-       * scopes of the 401 challenge, which (per the MCP spec) never names offline_access, so it
-       * gets no refresh token; an application built on v1 that wants to stay signed in adds it.
-       */
-      addOfflineAccess?: boolean;
-    },
-  ) {
-    this.clientMetadataUrl = options.clientMetadataUrl;
-  }
-
-  get redirectUrl(): string {
-    return this.options.redirectUrl;
-  }
-  get clientMetadata() {
-    return {
-      client_name: this.options.name,
-      redirect_uris: [this.options.redirectUrl],
-      grant_types: ['authorization_code', 'refresh_token'],
-      response_types: ['code'],
-      token_endpoint_auth_method: 'none',
-    };
-  }
-  /** The document a CIMD client publishes at its clientMetadataUrl. */
-  metadataDocument() {
-    return { client_id: this.clientMetadataUrl, ...this.clientMetadata };
-  }
-  state() {
-    this.stateValue = randomBytes(12).toString('base64url');
-    return this.stateValue;
-  }
-  clientInformation() {
-    return this.clientInfo as never;
-  }
-  saveClientInformation(info: Stored) {
-    this.clientInfo = info;
-  }
-  tokens() {
-    return this.saved as never;
-  }
-  saveTokens(tokens: Stored) {
-    this.saved = tokens;
-    this.tokenSaves++;
-  }
-  saveCodeVerifier(verifier: string) {
-    this.verifier = verifier;
-  }
-  codeVerifier() {
-    return this.verifier;
-  }
-  saveDiscoveryState(state: Stored) {
-    this.discovery = state;
-  }
-  discoveryState() {
-    return this.discovery as never;
-  }
-  get accessToken(): string | undefined {
-    return this.saved?.access_token as string | undefined;
-  }
-
-  async redirectToAuthorization(url: URL): Promise<void> {
-    this.authorizations.push(new URL(url));
-    const target = new URL(url);
-    const scope = target.searchParams.get('scope')?.split(' ') ?? [];
-    if (this.options.addOfflineAccess && !scope.includes('offline_access'))
-      target.searchParams.set('scope', [...scope, 'offline_access'].join(' '));
-    const stop = (u: string) => u.startsWith(this.options.redirectUrl);
-    const landed = await this.browser.go(target.toString(), {}, stop);
-    const end = await signInOnPage(this.browser, landed, this.options.who, stop);
-    if (!stop(end.url))
-      throw new Error(`the flow ended on ${end.url} (${end.status}): ${pageText(end.html)}`);
-    const back = new URL(end.url);
-    if (back.searchParams.get('state') !== this.stateValue) throw new Error(`state mismatch in ${end.url}`);
-    const code = back.searchParams.get('code');
-    if (!code) throw new Error(`no code in ${end.url}`);
-    this.code = code;
+  constructor({ who, ...options }: Omit<MemoryOAuthProviderOptions, 'authorize'> & { who: Credentials }) {
+    const browser = new Browser();
+    const stop = (u: string) => u.startsWith(options.redirectUrl);
+    super({
+      ...options,
+      authorize: async (url) => {
+        const landed = await browser.go(url.toString(), {}, stop);
+        const end = await signInOnPage(browser, landed, who, stop);
+        if (!stop(end.url))
+          throw new Error(`the flow ended on ${end.url} (${end.status}): ${pageText(end.html)}`);
+        const back = new URL(end.url).searchParams;
+        return { code: back.get('code'), state: back.get('state') };
+      },
+    });
+    this.browser = browser;
   }
 }
 

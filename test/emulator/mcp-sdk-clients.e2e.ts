@@ -8,73 +8,22 @@ import { auth as authV1 } from '@modelcontextprotocol/sdk/client/auth.js';
 import { WorkOS } from '@workos-inc/node';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { startEmulator, type RunningEmulator } from '../../emulator';
+import { MemoryOAuthProvider } from '../helpers/oauth-client-provider';
 import { get, LOGIN_URI } from './helpers';
 
 const REDIRECT = 'http://127.0.0.1:33418/callback';
 const CIMD_URL = 'https://client.example.com/mcp/client-metadata.json';
 const RESOURCE = 'https://bridge.example.com/mcp';
 
-type Stored = Record<string, unknown> | undefined;
-
-/** An in-memory OAuthClientProvider, structurally valid for both SDK generations. */
-class MemoryProvider {
-  clientInfo: Stored;
-  tokensStored: Stored;
-  verifier = '';
-  discovery: Stored;
-  authorizationUrl?: URL;
-  readonly stateValue = `state-${Math.random().toString(36).slice(2)}`;
-  clientMetadataUrl?: string;
-  validateResourceURL?: () => Promise<URL | undefined>;
-
-  constructor(opts: { cimd?: boolean; resource?: string } = {}) {
-    if (opts.cimd) this.clientMetadataUrl = CIMD_URL;
-    if (opts.resource) this.validateResourceURL = async () => new URL(opts.resource!);
-  }
-  get redirectUrl() {
-    return REDIRECT;
-  }
-  get clientMetadata() {
-    return {
-      client_name: 'emulator test client',
-      redirect_uris: [REDIRECT],
-      grant_types: ['authorization_code', 'refresh_token'],
-      response_types: ['code'],
-      token_endpoint_auth_method: 'none',
-      scope: 'openid profile email',
-    };
-  }
-  state() {
-    return this.stateValue;
-  }
-  clientInformation() {
-    return this.clientInfo as never;
-  }
-  saveClientInformation(info: Stored) {
-    this.clientInfo = info;
-  }
-  tokens() {
-    return this.tokensStored as never;
-  }
-  saveTokens(tokens: Stored) {
-    this.tokensStored = tokens;
-  }
-  redirectToAuthorization(url: URL) {
-    this.authorizationUrl = url;
-  }
-  saveCodeVerifier(v: string) {
-    this.verifier = v;
-  }
-  codeVerifier() {
-    return this.verifier;
-  }
-  saveDiscoveryState(s: Stored) {
-    this.discovery = s;
-  }
-  discoveryState() {
-    return this.discovery as never;
-  }
-}
+/** The test client: dynamic registration, or (`cimd`) a Client ID Metadata Document. */
+const memoryProvider = (opts: { cimd?: boolean; resource?: string } = {}) =>
+  new MemoryOAuthProvider({
+    name: 'emulator test client',
+    redirectUrl: REDIRECT,
+    scope: 'openid profile email',
+    clientMetadataUrl: opts.cimd ? CIMD_URL : undefined,
+    resource: opts.resource,
+  });
 
 type AuthFn = (
   provider: never,
@@ -127,22 +76,22 @@ describe.each([
   });
   afterAll(() => emulator.close());
 
-  async function fullFlow(provider: MemoryProvider) {
+  async function fullFlow(provider: MemoryOAuthProvider) {
     const serverUrl = `${emulator.url}/mcp`;
     expect(await auth(provider as never, { serverUrl, scope })).toBe('REDIRECT');
-    const url = provider.authorizationUrl!;
+    const url = provider.authorizations.at(-1)!;
     expect(url.origin + url.pathname).toBe(`${emulator.issuer}/oauth2/authorize`);
     expect(url.searchParams.get('code_challenge_method')).toBe('S256');
     const { code, state } = await walkBrowser(url, workos);
     expect(state).toBe(provider.stateValue);
     expect(await auth(provider as never, { serverUrl, authorizationCode: code, scope })).toBe('AUTHORIZED');
-    const first = provider.tokensStored as { access_token: string; refresh_token?: string; scope?: string };
+    const first = provider.savedTokens as { access_token: string; refresh_token?: string; scope?: string };
     expect(first.refresh_token).toBeTruthy();
     expect(first.scope?.split(' ')).toContain('offline_access');
 
     // A later run with stored tokens refreshes (and the refresh token rotates).
     expect(await auth(provider as never, { serverUrl, scope })).toBe('AUTHORIZED');
-    const second = provider.tokensStored as { access_token: string; refresh_token?: string };
+    const second = provider.savedTokens as { access_token: string; refresh_token?: string };
     expect(second.access_token).not.toBe(first.access_token);
     expect(second.refresh_token).toBeTruthy();
     expect(second.refresh_token).not.toBe(first.refresh_token);
@@ -152,7 +101,7 @@ describe.each([
   }
 
   it('discovery → dynamic registration → PKCE authorize → completion → token → refresh', async () => {
-    const provider = new MemoryProvider();
+    const provider = memoryProvider();
     const payload = await fullFlow(provider);
     const clientId = (provider.clientInfo as { client_id: string }).client_id;
     expect(clientId).toMatch(/^client_01/);
@@ -161,12 +110,12 @@ describe.each([
   });
 
   it('sends the resource indicator and gets it back as aud', async () => {
-    const payload = await fullFlow(new MemoryProvider({ resource: RESOURCE }));
+    const payload = await fullFlow(memoryProvider({ resource: RESOURCE }));
     expect(payload.aud).toBe(RESOURCE);
   });
 
   it('uses a Client ID Metadata Document instead of registering', async () => {
-    const provider = new MemoryProvider({ cimd: true });
+    const provider = memoryProvider({ cimd: true });
     const payload = await fullFlow(provider);
     expect((provider.clientInfo as { client_id: string }).client_id).toBe(CIMD_URL);
     expect(payload.client_id).toBe(CIMD_URL);

@@ -1,7 +1,6 @@
 import { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as V1Transport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { UnauthorizedError, type OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
-import type { OAuthClientInformationMixed, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
+import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 import {
   Client as V2Client,
   StreamableHTTPClientTransport as V2Transport,
@@ -11,6 +10,7 @@ import type { RunningEmulator } from '../../emulator';
 import { PrismaService } from '../../src/database/prisma.service';
 import { McpAuthService } from '../../src/mcp/auth/mcp-auth.service';
 import { IdentityService } from '../../src/mcp/identity/identity.service';
+import { MemoryOAuthProvider } from '../helpers/oauth-client-provider';
 import { MCP_HEADERS, startWorld, toolCall, type McpWorld } from './helpers';
 import { completeInBrowser, signIn, type LegacyUser } from './oauth';
 
@@ -22,52 +22,13 @@ const ADA: LegacyUser = {
 };
 const CLIENT = { clientId: 'client_mcp_test', redirectUri: 'http://127.0.0.1:33419/callback' };
 
-/** A v1 OAuthClientProvider whose "browser" is scripted: it completes the login as `user`. */
-class ScriptedProvider implements OAuthClientProvider {
-  readonly redirectUrl = 'http://127.0.0.1:33420/callback';
-  readonly authorizations: URL[] = [];
-  pendingCode?: string;
-  private client?: OAuthClientInformationMixed;
-  private saved?: OAuthTokens;
-  private verifier?: string;
-
-  constructor(
-    private readonly emulator: RunningEmulator,
-    private readonly user: LegacyUser,
-  ) {}
-
-  get clientMetadata() {
-    return {
-      client_name: 'v1 SDK test client',
-      redirect_uris: [this.redirectUrl],
-      grant_types: ['authorization_code', 'refresh_token'],
-      response_types: ['code'],
-      token_endpoint_auth_method: 'none',
-    };
-  }
-  clientInformation() {
-    return this.client;
-  }
-  saveClientInformation(info: OAuthClientInformationMixed) {
-    this.client = info;
-  }
-  tokens() {
-    return this.saved;
-  }
-  saveTokens(tokens: OAuthTokens) {
-    this.saved = tokens;
-  }
-  saveCodeVerifier(verifier: string) {
-    this.verifier = verifier;
-  }
-  codeVerifier() {
-    return this.verifier!;
-  }
-  async redirectToAuthorization(url: URL) {
-    this.authorizations.push(url);
-    this.pendingCode = (await completeInBrowser(this.emulator, url, this.user)).code;
-  }
-}
+/** A client whose "browser" is scripted: it completes the login as `user`. */
+const scriptedProvider = (emulator: RunningEmulator, user: LegacyUser) =>
+  new MemoryOAuthProvider({
+    name: 'v1 SDK test client',
+    redirectUrl: 'http://127.0.0.1:33420/callback',
+    authorize: (url) => completeInBrowser(emulator, url, user),
+  });
 
 const textOf = (result: unknown) => (result as { content: Array<{ text: string }> }).content[0].text;
 
@@ -281,7 +242,7 @@ describe('step-up authorization with the v1 client', () => {
   afterAll(() => w.close());
 
   it('discovers, registers, authorizes, then steps up from a 403 to the scopes the tool needs', async () => {
-    const provider = new ScriptedProvider(w.emulator, {
+    const provider = scriptedProvider(w.emulator, {
       id: 'legacy-grace',
       email: 'grace@example.com',
       first_name: 'Grace',
@@ -294,7 +255,7 @@ describe('step-up authorization with the v1 client', () => {
     const initial = provider.authorizations[0];
     expect(initial.searchParams.get('scope')).toBe('openid');
     expect(initial.searchParams.get('resource')).toBe(w.bridge.mcpUrl);
-    await first.finishAuth(provider.pendingCode!);
+    await first.finishAuth(provider.code!);
 
     const transport = new V1Transport(new URL(w.bridge.mcpUrl), { authProvider: provider });
     const client = new V1Client({ name: 'v1', version: '1' });
@@ -306,7 +267,7 @@ describe('step-up authorization with the v1 client', () => {
       );
       expect(provider.authorizations).toHaveLength(2);
       expect(provider.authorizations[1].searchParams.get('scope')).toBe('openid profile email');
-      await transport.finishAuth(provider.pendingCode!);
+      await transport.finishAuth(provider.code!);
       const profile = await client.callTool({ name: 'get_profile', arguments: {} });
       expect(profile.structuredContent).toMatchObject({
         legacy_user_id: 'legacy-grace',
