@@ -3,6 +3,7 @@ import { AuthKitModule } from '../authkit/authkit.module';
 import { LegacySessionModule } from '../legacy-session/legacy-session.module';
 import { LoginMaintenanceService } from './login-maintenance.service';
 import { LoginTransactionService } from './login-transaction.service';
+import { LoginMetrics } from './login-metrics';
 import { LoginController } from './login.controller';
 import { LoginService } from './login.service';
 
@@ -10,6 +11,6 @@ import { LoginService } from './login.service';
 @Module({
   imports: [LegacySessionModule, AuthKitModule],
   controllers: [LoginController],
-  providers: [LoginTransactionService, LoginService, LoginMaintenanceService],
+  providers: [LoginTransactionService, LoginService, LoginMaintenanceService, LoginMetrics],
 })
 export class LoginModule {}

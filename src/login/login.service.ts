@@ -16,6 +16,7 @@ import { BRIDGE_SESSION_COOKIE, BridgeSessionService } from '../sessions/bridge-
 import { nextStep } from './login-decision';
 import { csrfToken, csrfTokenMatches, txCookieName } from './login-cookies';
 import { LOGIN_FAILURES, type LoginFailureCode } from './login-failures';
+import { LoginMetrics, type LoginOutcomeCode } from './login-metrics';
 import { confirmPage, failurePage, resumePath, signInPage, type FailureActions } from './login.pages';
 import { LoginTransactionService } from './login-transaction.service';
 
@@ -78,6 +79,7 @@ export class LoginService {
     private readonly audit: AuditService,
     private readonly links: UserLinksService,
     private readonly limiter: RateLimiterService,
+    private readonly metrics: LoginMetrics,
   ) {}
 
   /** GET /auth/login?external_auth_id=…: the Login URI. */
@@ -119,6 +121,9 @@ export class LoginService {
         { code: 'rate_limited', retryAfterSeconds },
         'Login URI rate limit reached for a client',
       );
+    } else {
+      // No audit row for the later refusals, but each one counts (a flood shows on /metrics).
+      this.metrics.ended('rate_limited');
     }
     return {
       status: LOGIN_FAILURES.rate_limited.status,
@@ -267,11 +272,13 @@ export class LoginService {
     if (!(await this.transactions.claim(tx.id, user.id, staleBefore))) return this.lostClaim(ctx, flow, user);
     let redirectUri: string;
     try {
-      ({ redirectUri } = await this.authkit.completeOAuth2({
-        externalAuthId: tx.externalAuthId,
-        user,
-        userConsentOptions: this.config.login.userConsentOptions,
-      }));
+      ({ redirectUri } = await this.metrics.timeCompletion(() =>
+        this.authkit.completeOAuth2({
+          externalAuthId: tx.externalAuthId,
+          user,
+          userConsentOptions: this.config.login.userConsentOptions,
+        }),
+      ));
     } catch (err) {
       const failure = classifyCompletionError(err);
       this.logger.warn(
@@ -394,14 +401,16 @@ export class LoginService {
     return { status: LOGIN_FAILURES[code].status, html: failurePage(code, options.actions), cookies };
   }
 
+  /** An ending: counted (LoginMetrics), then written to the audit log. */
   private record(
     ctx: LoginContext,
     outcome: 'success' | 'failure',
-    code: string,
+    code: LoginOutcomeCode,
     tx?: LoginTransaction,
     user?: Partial<LegacyUser>,
     externalAuthId?: string,
   ): Promise<void> {
+    this.metrics.ended(code);
     return this.audit.record({
       outcome,
       code,

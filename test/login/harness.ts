@@ -33,8 +33,43 @@ export interface Harness {
       email: string | null;
     }>
   >;
+  /** login_outcomes_total on GET /metrics for this bridge's strategy, by outcome (zeros included). */
+  loginOutcomes(): Promise<Record<string, number>>;
+  /** How many AuthKit completion calls were timed (authkit_completion_duration_seconds_count), by result. */
+  completionResults(): Promise<Record<string, number>>;
   close(): Promise<void>;
 }
+
+/** One series of a metric as GET /metrics shows it. */
+export interface Sample {
+  labels: Record<string, string>;
+  value: number;
+}
+
+/** The series of one metric (exact name, e.g. `x_total` or `x_seconds_count`) on GET /metrics. */
+export async function scrape(url: string, name: string): Promise<Sample[]> {
+  const res = await fetch(`${url}/metrics`);
+  if (res.status !== 200) throw new Error(`GET /metrics answered ${res.status}`);
+  const samples: Sample[] = [];
+  for (const line of (await res.text()).split('\n')) {
+    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const labels: Record<string, string> = {};
+    for (const [, k, v] of (m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[k] = v;
+    samples.push({ labels, value: Number(m[3]) });
+  }
+  return samples;
+}
+
+/** What grew between two readings of a labelled counter: only the keys that changed. */
+export function grown(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(after)) if (v !== (before[k] ?? 0)) out[k] = v - (before[k] ?? 0);
+  return out;
+}
+
+const byLabel = (samples: Sample[], label: string): Record<string, number> =>
+  Object.fromEntries(samples.map((s) => [s.labels[label], s.value]));
 
 import { freePort } from '../helpers/ports';
 
@@ -126,6 +161,13 @@ export async function startHarness(
           email: true,
         },
       }),
+    loginOutcomes: async () =>
+      byLabel(
+        (await scrape(publicUrl, 'login_outcomes_total')).filter((s) => s.labels.strategy === strategy),
+        'outcome',
+      ),
+    completionResults: async () =>
+      byLabel(await scrape(publicUrl, 'authkit_completion_duration_seconds_count'), 'result'),
     async close() {
       await app.close();
       await emulator.close();

@@ -1,7 +1,7 @@
 import { SignJWT } from 'jose';
 import { LEGACY_USERS } from '../fixtures/legacy-app';
 import { Browser, pageText } from './browser';
-import { externalAuthIdOf, startHarness, type Harness } from './harness';
+import { externalAuthIdOf, grown, startHarness, type Harness } from './harness';
 
 const [alice, bob] = LEGACY_USERS;
 
@@ -28,6 +28,7 @@ describe('login bridge, jwt-cookie strategy (fake legacy app + AuthKit emulator)
     const b = new Browser();
     const loginPage = await b.go(h.authorizeUrl('j-1'));
     expect(loginPage.url.startsWith(`${h.legacy!.loginUrl}?return_to=`)).toBe(true);
+    const before = await h.loginOutcomes();
     const end = await b.submit(
       loginPage,
       '/login',
@@ -35,6 +36,7 @@ describe('login bridge, jwt-cookie strategy (fake legacy app + AuthKit emulator)
       h.isClientRedirect,
     );
     expect(new URL(end.url).searchParams.get('state')).toBe('j-1');
+    expect(grown(before, await h.loginOutcomes())).toEqual({ completed: 1 }); // strategy="jwt-cookie"
     expect(callsFor(b)).toEqual([expect.objectContaining({ userId: '4242', status: 200 })]);
     expect(h.emulator.users()).toContainEqual(
       expect.objectContaining({ externalId: '4242', email: bob.email, firstName: 'Bob' }),
@@ -65,8 +67,10 @@ describe('login bridge, jwt-cookie strategy (fake legacy app + AuthKit emulator)
   ])('treats %s as signed out and sends the browser to the legacy login', async (_what, make) => {
     const b = new Browser();
     b.setCookie(h.url, 'legacy_jwt', await make());
+    const before = await h.loginOutcomes();
     const page = await b.go(h.authorizeUrl());
     expect(page.url.startsWith(`${h.legacy!.loginUrl}?return_to=`)).toBe(true);
     expect(callsFor(b)).toEqual([]);
+    expect(grown(before, await h.loginOutcomes())).toEqual({}); // not an ending: on to the legacy login
   });
 });

@@ -1,8 +1,8 @@
 import { LocalUsersService } from '../../src/legacy-session/local-users.service';
-import { DEFAULT_LOGIN_RATE_LIMITS, RateLimiterService } from '../../src/legacy-session/rate-limiter.service';
+import { RateLimiterService } from '../../src/legacy-session/rate-limiter.service';
 import { LogCapture } from '../helpers/app';
 import { Browser, formFields, pageText, type Page } from './browser';
-import { CLIENT_REDIRECT, externalAuthIdOf, startHarness, type Harness } from './harness';
+import { CLIENT_REDIRECT, externalAuthIdOf, grown, scrape, startHarness, type Harness } from './harness';
 
 const LOCAL_FORM = '/auth/login/local';
 const CONFIRM = '/auth/login/confirm';
@@ -13,7 +13,9 @@ describe('login bridge, local strategy (through the AuthKit emulator)', () => {
   const logs = new LogCapture();
 
   beforeAll(async () => {
-    h = await startHarness({ strategy: 'local', logs });
+    // Every request of this suite comes from 127.0.0.1: the per-IP limit is lifted (configured as an
+    // operator would); the rate-limit test runs its own bridge with lower limits.
+    h = await startHarness({ strategy: 'local', logs, env: { LOGIN_RATE_LIMIT_PER_IP: '10000' } });
     const local = h.app.get(LocalUsersService);
     const make = async (name: string, disabled = false) => {
       const email = `${name}@example.com`;
@@ -28,11 +30,6 @@ describe('login bridge, local strategy (through the AuthKit emulator)', () => {
       return { id: u.id, email, password };
     };
     users = { carol: await make('carol'), erin: await make('erin'), dave: await make('dave', true) };
-    // Every request of this suite comes from 127.0.0.1: lift the per-IP limit (one test lowers it again).
-    h.app.get(RateLimiterService).limits = {
-      ...DEFAULT_LOGIN_RATE_LIMITS,
-      perIp: { limit: 10_000, windowSeconds: 900 },
-    };
   });
   afterAll(() => h.close());
 
@@ -44,6 +41,15 @@ describe('login bridge, local strategy (through the AuthKit emulator)', () => {
   const lastAudit = async () => (await h.audit()).at(-1);
   const callsFor = (b: Browser) =>
     h.emulator.completionCalls().filter((c) => c.externalAuthId === externalAuthIdOf(loginUrlOf(b)));
+  /** Runs `act`; answers how login_outcomes_total and the completion timings grew meanwhile. */
+  const metricsDuring = async (act: () => Promise<unknown>) => {
+    const [outcomes, completions] = [await h.loginOutcomes(), await h.completionResults()];
+    await act();
+    return {
+      outcomes: grown(outcomes, await h.loginOutcomes()),
+      completions: grown(completions, await h.completionResults()),
+    };
+  };
 
   it('takes a browser from authorize through the sign-in form to the client redirect with a code', async () => {
     const b = new Browser();
@@ -52,7 +58,9 @@ describe('login bridge, local strategy (through the AuthKit emulator)', () => {
     expect(pageText(form.html)).toContain('Sign in to continue');
     expect(b.cookieNames().some((n) => n.startsWith('cbridge_tx_'))).toBe(true);
 
-    const end = await signIn(b, form, users.carol);
+    let end!: Page;
+    const metrics = await metricsDuring(async () => (end = await signIn(b, form, users.carol)));
+    expect(metrics).toEqual({ outcomes: { completed: 1 }, completions: { ok: 1 } });
     expect(end.url.startsWith(`${CLIENT_REDIRECT}?`)).toBe(true);
     const back = new URL(end.url);
     expect(back.searchParams.get('code')).toMatch(/.{16,}/);
@@ -114,11 +122,15 @@ describe('login bridge, local strategy (through the AuthKit emulator)', () => {
     expect(b.cookiesFor(`${h.url}/auth/login`).cbridge_session).not.toBe(oldSession);
   });
 
-  it('answers a wrong password and an unknown email alike, and audits both', async () => {
+  it('answers a wrong password and an unknown email alike, and audits and counts both', async () => {
     const b = new Browser();
     const form = await begin(b);
-    const wrong = await b.submit(form, LOCAL_FORM, { email: users.carol.email, password: 'nope-nope' });
-    const unknown = await b.submit(form, LOCAL_FORM, { email: 'nobody@example.com', password: 'nope-nope' });
+    let wrong!: Page, unknown!: Page;
+    const metrics = await metricsDuring(async () => {
+      wrong = await b.submit(form, LOCAL_FORM, { email: users.carol.email, password: 'nope-nope' });
+      unknown = await b.submit(form, LOCAL_FORM, { email: 'nobody@example.com', password: 'nope-nope' });
+    });
+    expect(metrics).toEqual({ outcomes: { invalid_credentials: 2 }, completions: {} });
     for (const page of [wrong, unknown]) {
       expect(page.status).toBe(401);
       expect(pageText(page.html)).toContain('That email and password do not match an account.');
@@ -145,7 +157,10 @@ describe('login bridge, local strategy (through the AuthKit emulator)', () => {
 
   it('refuses a disabled user with a page that says so', async () => {
     const b = new Browser();
-    const page = await signIn(b, await begin(b), users.dave);
+    const form = await begin(b);
+    let page!: Page;
+    const metrics = await metricsDuring(async () => (page = await signIn(b, form, users.dave)));
+    expect(metrics).toEqual({ outcomes: { account_disabled: 1 }, completions: {} });
     expect(page.status).toBe(403);
     expect(pageText(page.html)).toContain('This account is disabled');
     expect(await lastAudit()).toMatchObject({
@@ -157,38 +172,68 @@ describe('login bridge, local strategy (through the AuthKit emulator)', () => {
     expect(callsFor(b)).toEqual([]);
   });
 
-  it('rate-limits failed sign-ins per account and per IP', async () => {
-    const limiter = h.app.get(RateLimiterService);
-    const saved = limiter.limits;
-    limiter.limits = {
-      ...saved,
-      perIp: { limit: 5, windowSeconds: 900 },
-      perAccount: { limit: 3, windowSeconds: 900 },
-    };
-    await h.prisma.rateLimitCounter.deleteMany();
+  it('rate-limits sign-ins per account and per IP as configured (LOGIN_RATE_LIMIT_*)', async () => {
+    const limited = await startHarness({
+      strategy: 'local',
+      env: {
+        LOGIN_RATE_LIMIT_PER_IP: '5',
+        LOGIN_RATE_LIMIT_PER_ACCOUNT: '3',
+        LOGIN_RATE_LIMIT_WINDOW_SECONDS: '120',
+      },
+    });
     try {
+      const erin = { email: 'erin@example.com', password: 'erin-password-1' };
+      await limited.app.get(LocalUsersService).create(erin);
       const b = new Browser();
-      const form = await begin(b);
+      const form = await b.go(limited.authorizeUrl());
       for (let i = 0; i < 3; i++) {
-        expect(
-          (await b.submit(form, LOCAL_FORM, { email: users.erin.email, password: 'bad-guess' })).status,
-        ).toBe(401);
+        expect((await b.submit(form, LOCAL_FORM, { email: erin.email, password: 'bad-guess' })).status).toBe(
+          401,
+        );
       }
-      const locked = await b.submit(form, LOCAL_FORM, users.erin);
+      // The fourth attempt at the account is refused before the (right) password is checked.
+      const locked = await b.submit(form, LOCAL_FORM, erin);
       expect(locked.status).toBe(429);
-      expect(Number(locked.headers.get('retry-after'))).toBeGreaterThan(0);
+      const retryAfter = Number(locked.headers.get('retry-after'));
+      expect(retryAfter).toBeGreaterThan(0);
+      expect(retryAfter).toBeLessThanOrEqual(120);
       expect(pageText(locked.html)).toMatch(/Too many sign-in attempts\. Try again in \d+ minutes?\./);
-      expect(await lastAudit()).toMatchObject({ outcome: 'failure', errorCode: 'rate_limited' });
+      expect((await limited.audit()).at(-1)).toMatchObject({ outcome: 'failure', errorCode: 'rate_limited' });
 
-      // Other accounts still work from this IP until the per-IP limit is spent.
+      // Other accounts still work from this IP until the per-IP limit (5) is spent.
       expect(
         (await b.submit(form, LOCAL_FORM, { email: 'x@example.com', password: 'bad-guess' })).status,
       ).toBe(401);
       expect(
         (await b.submit(form, LOCAL_FORM, { email: 'y@example.com', password: 'bad-guess' })).status,
       ).toBe(429);
-      const counters = await h.prisma.rateLimitCounter.findMany();
+      const counters = await limited.prisma.rateLimitCounter.findMany();
       expect(counters.map((c) => c.key).join(' ')).not.toMatch(/example\.com|127\.0\.0\.1/);
+    } finally {
+      await limited.close();
+    }
+  });
+
+  it('counts every visit the Login URI rate limit refuses, though only the first is audited', async () => {
+    const limiter = h.app.get(RateLimiterService);
+    const saved = limiter.limits;
+    limiter.limits = { ...saved, loginStartPerIp: { limit: 2, windowSeconds: 900 } };
+    await h.prisma.rateLimitCounter.deleteMany();
+    try {
+      const auditRows = (await h.audit()).length;
+      const statuses: number[] = [];
+      const metrics = await metricsDuring(async () => {
+        for (let i = 0; i < 5; i++) {
+          statuses.push(
+            (await new Browser().request(`${h.url}/auth/login?external_auth_id=abcd${i}`)).status,
+          );
+        }
+      });
+      expect(statuses).toEqual([200, 200, 429, 429, 429]);
+      expect(metrics).toEqual({ outcomes: { rate_limited: 3 }, completions: {} });
+      expect((await h.audit()).slice(auditRows)).toEqual([
+        expect.objectContaining({ outcome: 'failure', errorCode: 'rate_limited' }),
+      ]);
     } finally {
       limiter.limits = saved;
       await h.prisma.rateLimitCounter.deleteMany();
@@ -199,6 +244,7 @@ describe('login bridge, local strategy (through the AuthKit emulator)', () => {
     it('refuses login CSRF: a forged sign-in post never signs the browser in', async () => {
       // No transaction at all (a cross-site form aimed at the sign-in route).
       const victim = new Browser();
+      const before = await h.loginOutcomes();
       const forged = await victim.request(`${h.url}${LOCAL_FORM}`, {
         method: 'POST',
         form: { email: users.carol.email, password: users.carol.password },
@@ -222,6 +268,10 @@ describe('login bridge, local strategy (through the AuthKit emulator)', () => {
       });
       expect(crossOrigin.status).toBe(403);
       expect(await lastAudit()).toMatchObject({ outcome: 'failure', errorCode: 'csrf_failed' });
+      expect(grown(before, await h.loginOutcomes())).toEqual({
+        expired_or_unknown_transaction: 1,
+        csrf_rejected: 2,
+      });
       expect(victim.cookieNames()).not.toContain('cbridge_session');
       expect(callsFor(victim)).toEqual([]);
     });
@@ -310,6 +360,31 @@ describe('login bridge, local strategy (through the AuthKit emulator)', () => {
       expect(text).not.toContain(users.carol.password);
       expect(text).not.toContain(b.cookiesFor(`${h.url}/auth/login`).cbridge_session);
     });
+
+    it('labels login metrics only from closed sets: no email, user id or external_auth_id on /metrics', async () => {
+      const b = new Browser();
+      await signIn(b, await begin(b), users.carol);
+      const other = new Browser();
+      await other.submit(await begin(other), LOCAL_FORM, {
+        email: 'mallory@example.com',
+        password: 'x-x-x-x',
+      });
+      const text = await (await fetch(`${h.url}/metrics`)).text();
+      for (const secret of [
+        users.carol.email,
+        users.carol.id,
+        'mallory',
+        externalAuthIdOf(loginUrlOf(b)),
+        externalAuthIdOf(loginUrlOf(other)),
+      ]) {
+        expect(text).not.toContain(secret);
+      }
+      const outcomes = await scrape(h.url, 'login_outcomes_total');
+      expect(new Set(outcomes.map((s) => s.labels.strategy))).toEqual(new Set(['local']));
+      for (const s of outcomes) expect(s.labels.outcome).toMatch(/^[a-z_]{4,40}$/);
+      const results = await scrape(h.url, 'authkit_completion_duration_seconds_count');
+      expect(results.map((s) => s.labels.result).sort()).toEqual(['error', 'ok', 'refused', 'timeout']);
+    });
   });
 
   describe('each failure ends in a page a person understands', () => {
@@ -362,15 +437,22 @@ describe('login bridge, local strategy (through the AuthKit emulator)', () => {
     });
 
     it.each([
-      ['external_auth_session_already_completed', 409, 'This sign-in was already completed'],
-      ['email_not_available', 409, 'Your email address is already in use'],
-      ['invalid_email', 400, 'Your email address was not accepted'],
-      ['email_change_not_allowed', 409, 'Your email address cannot be changed here'],
-    ])('maps AuthKit 400 %s to a %i page', async (code, status, title) => {
+      [
+        'external_auth_session_already_completed',
+        409,
+        'This sign-in was already completed',
+        'already_completed',
+      ],
+      ['email_not_available', 409, 'Your email address is already in use', 'email_rejected'],
+      ['invalid_email', 400, 'Your email address was not accepted', 'email_rejected'],
+      ['email_change_not_allowed', 409, 'Your email address cannot be changed here', 'email_rejected'],
+    ])('maps AuthKit 400 %s to a %i page', async (code, status, title, outcome) => {
       const b = new Browser();
       const form = await begin(b);
       h.emulator.injectCompletionFault({ status: 400, body: { code, message: 'refused' } });
-      const page = await signIn(b, form, users.carol);
+      let page!: Page;
+      const metrics = await metricsDuring(async () => (page = await signIn(b, form, users.carol)));
+      expect(metrics).toEqual({ outcomes: { [outcome]: 1 }, completions: { refused: 1 } });
       expect(page.status).toBe(status);
       expect(pageText(page.html)).toContain(title);
       expect(page.html).toContain(`<code>${code}</code>`);
@@ -384,24 +466,35 @@ describe('login bridge, local strategy (through the AuthKit emulator)', () => {
       const b = new Browser();
       const form = await begin(b);
       h.emulator.injectCompletionFault({ status: 503, times: 1 });
-      const page = await signIn(b, form, users.carol);
+      let page!: Page;
+      const failed = await metricsDuring(async () => (page = await signIn(b, form, users.carol)));
+      expect(failed).toEqual({ outcomes: { authkit_unavailable: 1 }, completions: { error: 1 } });
       expect(page.status).toBe(503);
       expect(pageText(page.html)).toContain('AuthKit did not answer');
       expect(page.html).toContain('action="/auth/login/retry"');
       expect(callsFor(b)).toHaveLength(1); // the SDK's automatic retries are off
       expect(await lastAudit()).toMatchObject({ outcome: 'failure', errorCode: 'authkit_unavailable' });
 
-      const end = await b.submit(page, '/auth/login/retry', {}, h.isClientRedirect);
+      let end!: Page;
+      const retried = await metricsDuring(
+        async () => (end = await b.submit(page, '/auth/login/retry', {}, h.isClientRedirect)),
+      );
+      expect(retried).toEqual({ outcomes: { completed: 1 }, completions: { ok: 1 } });
       expect(h.isClientRedirect(end.url)).toBe(true);
       expect(callsFor(b).map((c) => c.status)).toEqual([503, 200]);
     });
 
     it('offers a retry after a timeout or a reset connection', async () => {
-      for (const fault of [{ delayMs: 2500, status: 500 }, { resetConnection: true }]) {
+      for (const [fault, result] of [
+        [{ delayMs: 2500, status: 500 }, 'timeout'],
+        [{ resetConnection: true }, 'error'],
+      ] as const) {
         const b = new Browser();
         const form = await begin(b);
         h.emulator.injectCompletionFault(fault);
-        const page = await signIn(b, form, users.carol);
+        let page!: Page;
+        const metrics = await metricsDuring(async () => (page = await signIn(b, form, users.carol)));
+        expect(metrics).toEqual({ outcomes: { authkit_unavailable: 1 }, completions: { [result]: 1 } });
         expect(page.status).toBe(503);
         expect(page.html).toContain('action="/auth/login/retry"');
         expect(callsFor(b)).toHaveLength(1);
@@ -426,7 +519,10 @@ describe('login bridge, local strategy (through the AuthKit emulator)', () => {
       const b = new Browser();
       const form = await begin(b);
       h.emulator.injectCompletionFault({ status: 200, body: { redirect_uri: 'https://evil.example/steal' } });
-      const page = await signIn(b, form, users.carol);
+      let page!: Page;
+      const metrics = await metricsDuring(async () => (page = await signIn(b, form, users.carol)));
+      // AuthKit answered (ok), but its answer ended the sign-in.
+      expect(metrics).toEqual({ outcomes: { authkit_refused: 1 }, completions: { ok: 1 } });
       expect(page.status).toBe(502);
       expect(page.headers.get('location')).toBeNull();
       expect(pageText(page.html)).toContain('AuthKit sent an unexpected answer');

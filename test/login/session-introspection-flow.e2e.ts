@@ -1,6 +1,6 @@
 import { LEGACY_USERS } from '../fixtures/legacy-app';
 import { Browser, pageText, type Page } from './browser';
-import { externalAuthIdOf, startHarness, type Harness } from './harness';
+import { externalAuthIdOf, grown, startHarness, type Harness } from './harness';
 
 const [alice, bob] = LEGACY_USERS;
 
@@ -32,7 +32,10 @@ describe('login bridge, session-introspection strategy (fake legacy app + AuthKi
     const returnTo = new URL(loginPage.url).searchParams.get('return_to')!;
     expect(returnTo).toMatch(new RegExp(`^${h.url}/auth/login/resume\\?tx=[A-Za-z0-9_-]{22}$`));
 
+    const [outcomes, completions] = [await h.loginOutcomes(), await h.completionResults()];
     const end = await legacyLogin(b, loginPage, alice);
+    expect(grown(outcomes, await h.loginOutcomes())).toEqual({ completed: 1 });
+    expect(grown(completions, await h.completionResults())).toEqual({ ok: 1 });
     const back = new URL(end.url);
     expect(h.isClientRedirect(end.url)).toBe(true);
     expect(back.searchParams.get('code')).toBeTruthy();
@@ -119,7 +122,9 @@ describe('login bridge, session-introspection strategy (fake legacy app + AuthKi
       await legacyLogin(b, await b.go(h.authorizeUrl()), alice);
       legacy().mode = mode;
       legacy().slowMs = 1500;
+      const before = await h.loginOutcomes();
       const page = await b.go(h.authorizeUrl());
+      expect(grown(before, await h.loginOutcomes())).toEqual({ legacy_unavailable: 1 });
       expect(page.status).toBe(503);
       expect(pageText(page.html)).toContain('The sign-in service is unavailable');
       expect(await lastAudit()).toMatchObject({ outcome: 'failure', errorCode: 'legacy_unavailable' });
@@ -139,7 +144,9 @@ describe('login bridge, session-introspection strategy (fake legacy app + AuthKi
     const b = new Browser();
     await legacyLogin(b, await b.go(h.authorizeUrl()), alice);
     legacy().mode = 'invalid';
+    const before = await h.loginOutcomes();
     const page = await b.go(h.authorizeUrl());
+    expect(grown(before, await h.loginOutcomes())).toEqual({ legacy_invalid_user: 1 });
     expect(page.status).toBe(502);
     expect(pageText(page.html)).toContain('Your account cannot be used here');
     expect(await lastAudit()).toMatchObject({ errorCode: 'legacy_invalid_user' });
@@ -148,9 +155,11 @@ describe('login bridge, session-introspection strategy (fake legacy app + AuthKi
   it('stops a sign-in loop when the legacy session never becomes visible to the bridge', async () => {
     legacy().setsCookies = false;
     const b = new Browser();
+    const before = await h.loginOutcomes();
     let page = await b.go(h.authorizeUrl());
     for (let i = 0; i < 5 && page.url.startsWith(legacy().loginUrl); i++)
       page = await legacyLogin(b, page, alice);
+    expect(grown(before, await h.loginOutcomes())).toEqual({ legacy_session_not_found: 1 });
     expect(page.status).toBe(400);
     expect(pageText(page.html)).toContain('We could not see your sign-in');
     expect(await lastAudit()).toMatchObject({ errorCode: 'legacy_session_not_found' });
