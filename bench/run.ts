@@ -6,7 +6,8 @@
 //   BENCH_MEMORY_CALLS=1000000 verified calls of the memory run
 //   BENCH_LOGIN_CONCURRENCY=1,8
 //   BENCH_DATABASE_URL=postgresql://cb:cb@127.0.0.1:5432/postgres   also run the login flow on PostgreSQL
-//   BENCH_ONLY=http,verify,login,memory   BENCH_WRITE=0
+//   BENCH_OVERHEAD_PAIRS=12 BENCH_OVERHEAD_BLOCK_SECONDS=2   paired verified/skipped blocks (overhead)
+//   BENCH_ONLY=http,overhead,verify,login,memory   BENCH_WRITE=0
 //   BENCH_CANDIDATE=/path/to/other/checkout   its bridge joins the /mcp matrix (after its own tsc -p tsconfig.bench.json)
 //   BENCH_CANDIDATE_LABEL=candidate            what its rows are called (e.g. "before (9bfe60e)")
 // CPU profile of the bridge under load: node dist-bench/bench/profile.js (see bench/profile.ts).
@@ -38,6 +39,7 @@ import {
   type LoginResult,
 } from './scenarios/login';
 import { runMemory, type MemoryResult } from './scenarios/memory';
+import { runOverhead } from './scenarios/overhead';
 import { runVerify, type VerifyResult } from './scenarios/verify';
 import { candidateScenario, checkTargets, writeResults, type BenchResults } from './lib/report';
 import type { BridgeTargetOptions } from './targets/bridge';
@@ -132,8 +134,9 @@ async function main(): Promise<void> {
 
     if (runs('http')) {
       log('\n/mcp tools/call whoami and baselines');
-      const bridge = await startBridge('bridge', {});
-      const skipped = await startBridge('bridge, verification skipped', { skipVerificationWithToken: token });
+      // Verification skipped: the same bridge process, for requests carrying this marker token.
+      const marker = `skip-verification.${'x'.repeat(Math.max(0, token.length - 18))}`;
+      const bridge = await startBridge('bridge', { skipVerification: { token, marker } });
       const infoLog = await startBridge('bridge, LOG_LEVEL=info', { env: { LOG_LEVEL: 'info' } });
       const bare = await startPeer('bare node:http + jose', 'bare');
       const sdk = await startPeer('v1 SDK peer', 'sdk');
@@ -174,7 +177,7 @@ async function main(): Promise<void> {
       const targets: HttpTarget[] = [
         mcp('bridge /mcp (verified)', bridge),
         ...(candidate ? [mcp(candidateScenario(settings.candidateLabel), candidate)] : []),
-        mcp('bridge /mcp (verification skipped)', skipped),
+        mcp('bridge /mcp (verification skipped)', bridge, { headers: mcpHeaders(marker) }),
         {
           scenario: 'bridge /healthz',
           server: bridge,
@@ -200,7 +203,25 @@ async function main(): Promise<void> {
         warmupSeconds(),
         log,
       );
-      for (const c of [bridge, skipped, infoLog, bare, sdk, candidate]) await c?.stop();
+      for (const c of [bridge, infoLog, bare, sdk, candidate]) await c?.stop();
+    }
+
+    if (runs('overhead')) {
+      log('\nverification overhead: one bridge, verified and skipped blocks in turn');
+      const marker = `skip-verification.${'x'.repeat(Math.max(0, token.length - 18))}`;
+      const bridge = await startBridge('bridge (overhead)', { skipVerification: { token, marker } });
+      const url = `${bridge.info.url}/mcp`;
+      const first = await fetch(url, { method: 'POST', headers: mcpHeaders(token), body: WHOAMI_CALL });
+      const expectBody = await first.text();
+      expectWhoami(first.status, expectBody);
+      results.overhead = await runOverhead(
+        { server: bridge, url, body: WHOAMI_CALL, headers: mcpHeaders, token, marker, expectBody },
+        settings.connections,
+        settings.overheadPairs,
+        settings.overheadBlockSeconds,
+        log,
+      );
+      await bridge.stop();
     }
 
     if (runs('login')) {

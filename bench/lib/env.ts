@@ -25,7 +25,7 @@ export const settings = {
   loginConcurrency: list('BENCH_LOGIN_CONCURRENCY', [1, 8]),
   /** Admin URL of a PostgreSQL server where the role may CREATE DATABASE; unset: PGlite only. */
   databaseUrl: process.env.BENCH_DATABASE_URL?.trim() || undefined,
-  /** Only these sections (comma-separated: http, verify, login, memory); default all. */
+  /** Only these sections (comma-separated: http, overhead, verify, login, memory); default all. */
   only: process.env.BENCH_ONLY?.trim() ? process.env.BENCH_ONLY.split(',').map((s) => s.trim()) : undefined,
   /**
    * Another checkout (e.g. with a proposed patch applied and `tsc -p tsconfig.bench.json` run):
@@ -34,6 +34,9 @@ export const settings = {
   candidate: process.env.BENCH_CANDIDATE?.trim() || undefined,
   /** What the candidate's rows are called (e.g. `before (9bfe60e)` for a before/after run). */
   candidateLabel: process.env.BENCH_CANDIDATE_LABEL?.trim() || 'candidate',
+  /** Verification overhead: alternating verified/skipped blocks per connection count, and their length. */
+  overheadPairs: Math.round(num('BENCH_OVERHEAD_PAIRS', 12)),
+  overheadBlockSeconds: num('BENCH_OVERHEAD_BLOCK_SECONDS', 2),
   /** Write results to bench/results/ (off: print only). */
   write: process.env.BENCH_WRITE !== '0',
 };

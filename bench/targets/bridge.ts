@@ -15,10 +15,12 @@ export interface BridgeTargetOptions {
   /** Unset: in-memory PGlite. */
   databaseUrl?: string;
   /**
-   * "Verification skipped": authenticate this token once, then answer every request with that
-   * caller (no hash, no cache lookup, no signature check): the same call without verification.
+   * "Verification skipped", in the same process as the verified calls: a request whose
+   * Authorization is `Bearer <marker>` gets the caller of `token` (authenticated once) with no
+   * hash, cache lookup or signature check; every other request is verified as usual. One
+   * process and one heap for both, so the two differ only in verification.
    */
-  skipVerificationWithToken?: string;
+  skipVerification?: { token: string; marker: string };
   /** Lift the per-IP sign-in limit (every benchmark browser comes from 127.0.0.1). */
   liftRateLimits?: boolean;
 }
@@ -42,10 +44,13 @@ async function main(): Promise<void> {
     }
     limiter.limits = limits as unknown as typeof limiter.limits;
   }
-  if (options.skipVerificationWithToken) {
+  if (options.skipVerification) {
     const auth = app.get(McpAuthService);
-    const caller = await auth.authenticate(`Bearer ${options.skipVerificationWithToken}`);
-    auth.authenticate = () => Promise.resolve(caller);
+    const caller = await auth.authenticate(`Bearer ${options.skipVerification.token}`);
+    const skip = `Bearer ${options.skipVerification.marker}`;
+    const verify = auth.authenticate.bind(auth);
+    auth.authenticate = (authorization) =>
+      authorization === skip ? Promise.resolve(caller) : verify(authorization);
   }
   let profiler: Session | undefined;
   serveRpc(
