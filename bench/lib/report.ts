@@ -242,9 +242,11 @@ export function markdown(r: BenchResults): string {
       `${f0(mem.rps)} req/s, ${mem.errors} errors, peak RSS ${f0(mem.peakRssMB)} MB. After a full GC at each point:`,
       '',
     );
-    out.push('| calls | RSS MB | heap used MB |', '|--:|--:|--:|');
+    out.push('| calls | RSS MB | heap used MB | external MB |', '|--:|--:|--:|--:|');
     for (const s of mem.samples)
-      out.push(`| ${s.calls.toLocaleString('en')} | ${f1(s.rssMB)} | ${f1(s.heapUsedMB)} |`);
+      out.push(
+        `| ${s.calls.toLocaleString('en')} | ${f1(s.rssMB)} | ${f1(s.heapUsedMB)} | ${s.externalMB === undefined ? '–' : f1(s.externalMB)} |`,
+      );
     out.push('');
   }
   if (r.targets?.length) {

@@ -8,6 +8,8 @@ export interface MemorySample {
   calls: number;
   rssMB: number;
   heapUsedMB: number;
+  /** Memory outside the JS heap that V8 knows of: Buffers and ArrayBuffers (PGlite's WASM memory is one). */
+  externalMB?: number;
 }
 export interface MemoryResult {
   calls: number;
@@ -24,6 +26,7 @@ export interface MemoryResult {
 interface Mem {
   rss: number;
   heapUsed: number;
+  external: number;
 }
 
 export async function runMemory(
@@ -39,9 +42,15 @@ export async function runMemory(
   const samples: MemorySample[] = [];
   const sample = async (calls: number) => {
     const m = await server.call<Mem>('gc');
-    samples.push({ calls, rssMB: m.rss / 2 ** 20, heapUsedMB: m.heapUsed / 2 ** 20 });
+    samples.push({
+      calls,
+      rssMB: m.rss / 2 ** 20,
+      heapUsedMB: m.heapUsed / 2 ** 20,
+      externalMB: m.external / 2 ** 20,
+    });
     log(
-      `  after ${calls} calls: rss ${(m.rss / 2 ** 20).toFixed(1)} MB, heap ${(m.heapUsed / 2 ** 20).toFixed(1)} MB`,
+      `  after ${calls} calls: rss ${(m.rss / 2 ** 20).toFixed(1)} MB, heap ${(m.heapUsed / 2 ** 20).toFixed(1)} MB, ` +
+        `external ${(m.external / 2 ** 20).toFixed(1)} MB`,
     );
   };
   let calls = 0;
