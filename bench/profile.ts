@@ -4,7 +4,15 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startChild, type Child } from './lib/child';
-import { AUDIENCE, CLIENT_ID, CLIENT_REDIRECT, WHOAMI_CALL, freePort, mcpHeaders, secret } from './lib/env';
+import {
+  AUDIENCE,
+  CLIENT_ID,
+  CLIENT_REDIRECT,
+  WHOAMI_CALL,
+  bridgeEnv,
+  freePort,
+  mcpHeaders,
+} from './lib/env';
 import { runLoad } from './lib/load';
 import type { Emulator } from './scenarios/login';
 
@@ -69,19 +77,12 @@ async function main(): Promise<void> {
       clients: [{ clientId: CLIENT_ID, redirectUris: [CLIENT_REDIRECT] }],
     });
     children.push(emulatorChild);
-    const e = emulatorChild.info;
     const bridge = await startChild<{ url: string }>('bridge', 'bridge', {
-      env: {
-        PORT: String(port),
-        PUBLIC_URL: `http://127.0.0.1:${port}`,
-        WORKOS_API_KEY: e.apiKey,
-        WORKOS_CLIENT_ID: e.clientId,
-        WORKOS_API_URL: e.url,
-        AUTHKIT_DOMAIN: e.issuer,
-        MCP_AUDIENCE: AUDIENCE,
-        SESSION_SECRET: secret(),
-        ...(process.env.PROFILE_LOG_LEVEL ? { LOG_LEVEL: process.env.PROFILE_LOG_LEVEL } : {}),
-      },
+      env: bridgeEnv(
+        port,
+        emulatorChild.info,
+        process.env.PROFILE_LOG_LEVEL ? { LOG_LEVEL: process.env.PROFILE_LOG_LEVEL } : {},
+      ),
     });
     children.push(bridge);
     const token = await emulatorChild.call<string>('mint', [{ aud: AUDIENCE }, { expiresInSeconds: 3600 }]);

@@ -17,19 +17,19 @@ import {
   CLIENT_ID,
   CLIENT_REDIRECT,
   WHOAMI_CALL,
+  bridgeEnv,
   freePort,
   load,
   machine,
   mcpHeaders,
   runs,
-  secret,
   settings,
   warmupSeconds,
 } from './lib/env';
 import { join } from 'node:path';
 import { startChild, type Child } from './lib/child';
 import { McpAuthService } from '../src/mcp/auth/mcp-auth.service';
-import { runHttpMatrix, type HttpRow, type HttpTarget } from './scenarios/http';
+import { runHttpMatrix, type HttpTarget } from './scenarios/http';
 import {
   createBenchDatabase,
   loginFlow,
@@ -88,19 +88,17 @@ async function main(): Promise<void> {
       const who = JSON.parse(text ?? '{}') as { sub?: string };
       if (who.sub !== workosUser.id) throw new Error(`whoami: unexpected answer ${body}`);
     };
+    /** The body of one verified whoami on `url` (checked): what every call under load must answer. */
+    const whoamiBody = async (url: string): Promise<string> => {
+      const res = await fetch(url, { method: 'POST', headers: mcpHeaders(token), body: WHOAMI_CALL });
+      const body = await res.text();
+      expectWhoami(res.status, body);
+      return body;
+    };
+    // Verification skipped (http and overhead): the same bridge process, for requests carrying
+    // this marker token (bench/targets/bridge.ts, skipVerification).
+    const marker = `skip-verification.${'x'.repeat(Math.max(0, token.length - 18))}`;
 
-    const bridgeEnv = (port: number, extra: Record<string, string> = {}): BridgeTargetOptions['env'] => ({
-      PORT: String(port),
-      PUBLIC_URL: `http://127.0.0.1:${port}`,
-      WORKOS_API_KEY: emulator.apiKey,
-      WORKOS_CLIENT_ID: emulator.clientId,
-      WORKOS_API_URL: emulator.url,
-      AUTHKIT_DOMAIN: emulator.issuer,
-      MCP_AUDIENCE: AUDIENCE,
-      SESSION_SECRET: secret(),
-      LEGACY_AUTH_STRATEGY: 'local',
-      ...extra,
-    });
     const startBridge = async (
       name: string,
       options: Omit<BridgeTargetOptions, 'env'> & { env?: Record<string, string> },
@@ -108,7 +106,10 @@ async function main(): Promise<void> {
       root?: string,
     ) => {
       const port = await freePort();
-      const opts: BridgeTargetOptions = { ...options, env: bridgeEnv(port, options.env) };
+      const opts: BridgeTargetOptions = {
+        ...options,
+        env: bridgeEnv(port, emulator, { LEGACY_AUTH_STRATEGY: 'local', ...options.env }),
+      };
       return keep(
         await startChild<{ url: string }>(name, 'bridge', opts as unknown as Record<string, unknown>, {
           execArgv,
@@ -134,8 +135,6 @@ async function main(): Promise<void> {
 
     if (runs('http')) {
       log('\n/mcp tools/call whoami and baselines');
-      // Verification skipped: the same bridge process, for requests carrying this marker token.
-      const marker = `skip-verification.${'x'.repeat(Math.max(0, token.length - 18))}`;
       const bridge = await startBridge('bridge', { skipVerification: { token, marker } });
       const infoLog = await startBridge('bridge, LOG_LEVEL=info', { env: { LOG_LEVEL: 'info' } });
       const bare = await startPeer('bare node:http + jose', 'bare');
@@ -208,12 +207,9 @@ async function main(): Promise<void> {
 
     if (runs('overhead')) {
       log('\nverification overhead: one bridge, verified and skipped blocks in turn');
-      const marker = `skip-verification.${'x'.repeat(Math.max(0, token.length - 18))}`;
       const bridge = await startBridge('bridge (overhead)', { skipVerification: { token, marker } });
       const url = `${bridge.info.url}/mcp`;
-      const first = await fetch(url, { method: 'POST', headers: mcpHeaders(token), body: WHOAMI_CALL });
-      const expectBody = await first.text();
-      expectWhoami(first.status, expectBody);
+      const expectBody = await whoamiBody(url);
       results.overhead = await runOverhead(
         { server: bridge, url, body: WHOAMI_CALL, headers: mcpHeaders, token, marker, expectBody },
         settings.connections,
@@ -280,13 +276,11 @@ async function main(): Promise<void> {
     if (runs('memory')) {
       log(`\nmemory: ${settings.memoryCalls} verified calls on a fresh bridge`);
       const bridge = await startBridge('bridge (memory)', {}, ['--expose-gc']);
-      const headers = mcpHeaders(token);
-      const first = await fetch(`${bridge.info.url}/mcp`, { method: 'POST', headers, body: WHOAMI_CALL });
-      const expectBody = await first.text();
-      expectWhoami(first.status, expectBody);
+      const url = `${bridge.info.url}/mcp`;
+      const expectBody = await whoamiBody(url);
       results.memory = await runMemory(
         bridge,
-        { url: `${bridge.info.url}/mcp`, headers, body: WHOAMI_CALL, expectBody },
+        { url, headers: mcpHeaders(token), body: WHOAMI_CALL, expectBody },
         settings.memoryCalls,
         log,
       );
@@ -311,5 +305,3 @@ main().catch((err: unknown) => {
   console.error(err instanceof Error ? (err.stack ?? err.message) : err);
   process.exit(1);
 });
-
-export type { HttpRow };

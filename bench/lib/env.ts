@@ -2,6 +2,7 @@
 // the AuthKit emulator, the bench user, a valid access token.
 import { randomBytes } from 'node:crypto';
 import { cpus, loadavg, release, totalmem } from 'node:os';
+import type { Emulator } from '../scenarios/login';
 
 const num = (name: string, fallback: number): number => {
   const v = process.env[name];
@@ -73,6 +74,26 @@ export const BENCH_USER = {
   firstName: 'Bench',
   lastName: 'User',
 };
+
+/**
+ * The environment of a bridge under test (bench/targets/bridge.ts) on `port`, configured against
+ * the AuthKit emulator and accepting AUDIENCE; `extra` adds to it or overrides it.
+ */
+export const bridgeEnv = (
+  port: number,
+  emulator: Emulator,
+  extra: Record<string, string> = {},
+): Record<string, string> => ({
+  PORT: String(port),
+  PUBLIC_URL: `http://127.0.0.1:${port}`,
+  WORKOS_API_KEY: emulator.apiKey,
+  WORKOS_CLIENT_ID: emulator.clientId,
+  WORKOS_API_URL: emulator.url,
+  AUTHKIT_DOMAIN: emulator.issuer,
+  MCP_AUDIENCE: AUDIENCE,
+  SESSION_SECRET: secret(),
+  ...extra,
+});
 
 /** The JSON-RPC body every MCP scenario sends. */
 export const WHOAMI_CALL = JSON.stringify({

@@ -50,6 +50,7 @@ const pct = (n: number) => `${(n * 100).toFixed(1)}%`;
 
 export function checkTargets(r: BenchResults): TargetCheck[] {
   const checks: TargetCheck[] = [];
+  const plural = (c: number) => `${c} connection${c === 1 ? '' : 's'}`;
   const top = Math.max(...r.http.map((h) => h.connections));
   const at = (scenario: string, c: number) =>
     r.http.find((h) => h.scenario === scenario && h.connections === c);
@@ -79,13 +80,12 @@ export function checkTargets(r: BenchResults): TargetCheck[] {
     if (!v) continue;
     const floor = at(BARE, c);
     checks.push({
-      target: `p99 of a verified call at ${c} connection${c === 1 ? '' : 's'}`,
+      target: `p99 of a verified call at ${plural(c)}`,
       measured: `${f2(v.p99)} ms${floor ? ` (bare floor: ${f2(floor.p99)} ms)` : ''}`,
       required: '< 10 ms',
       met: v.p99 < 10,
     });
   }
-  const plural = (c: number) => `${c} connection${c === 1 ? '' : 's'}`;
   const signed = (x: number) => `${x >= 0 ? '+' : ''}${pct(x)}`;
   if (r.overhead?.length) {
     // The paired blocks of one process: the matrix rows below differ by more than the overhead
@@ -159,7 +159,7 @@ export function markdown(r: BenchResults): string {
       `${r.load.before.join(' / ')} before, ${r.load.after.join(' / ')} after. ` +
       `Each scenario: ${r.settings.rounds} interleaved round(s) of ${r.settings.duration} s (req/s: the median round; ` +
       'latency percentiles over all requests of all rounds; server CPU per request from /proc). ' +
-      'Load generator (autocannon) in the parent process, each server in its own process, all on the same 2 cores.',
+      `Load generator (autocannon) in the parent process, each server in its own process, all on the same ${m.cores} cores.`,
     '',
   );
   if (r.http.length) {
@@ -270,6 +270,9 @@ export async function chart(r: BenchResults): Promise<string> {
     p99: Math.round(h.p99 * 100) / 100,
   }));
   const order = [...new Set(values.map((v) => v.scenario))];
+  const connections = [...new Set(r.http.map((h) => h.connections))]
+    .sort((a, b) => a - b)
+    .map((c) => `${c} conn.`);
   const panel = (field: 'rps' | 'p99', title: string) => ({
     width: 420,
     height: 260,
@@ -277,13 +280,13 @@ export async function chart(r: BenchResults): Promise<string> {
     mark: { type: 'bar', tooltip: true },
     encoding: {
       y: { field: 'scenario', type: 'nominal', sort: order, title: null, axis: { labelLimit: 400 } },
-      yOffset: { field: 'connections', type: 'nominal', sort: ['1 conn.', '10 conn.', '100 conn.'] },
+      yOffset: { field: 'connections', type: 'nominal', sort: connections },
       x: { field, type: 'quantitative', title },
       color: {
         field: 'connections',
         type: 'nominal',
         title: 'connections',
-        sort: ['1 conn.', '10 conn.', '100 conn.'],
+        sort: connections,
       },
     },
   });

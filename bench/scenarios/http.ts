@@ -24,7 +24,7 @@ export interface HttpRow extends LoadResult {
 }
 
 /** One request with fetch: the answer must pass `check`; returns its body. */
-export async function precheck(t: HttpTarget): Promise<string> {
+async function precheck(t: HttpTarget): Promise<string> {
   const res = await fetch(t.url, {
     method: t.method,
     headers: { ...t.headers, ...(t.rotateAuthorization ? { authorization: t.rotateAuthorization[0] } : {}) },

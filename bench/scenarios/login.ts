@@ -5,7 +5,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { Browser } from '../../test/login/browser';
 import { startChild, type Child } from '../lib/child';
-import { BENCH_USER, CLIENT_ID, CLIENT_REDIRECT, secret } from '../lib/env';
+import { BENCH_USER, CLIENT_ID, CLIENT_REDIRECT, bridgeEnv } from '../lib/env';
 import { percentile } from '../lib/load';
 import type { BridgeTargetOptions } from '../targets/bridge';
 
@@ -29,7 +29,7 @@ export interface Emulator {
   clientId: string;
 }
 
-export function authorizeUrl(emulatorUrl: string): string {
+function authorizeUrl(emulatorUrl: string): string {
   const verifier = randomBytes(32).toString('base64url');
   const q = new URLSearchParams({
     client_id: CLIENT_ID,
@@ -70,16 +70,7 @@ export async function startLoginBridge(
   user: BenchUser = BENCH_USER,
 ): Promise<Child<{ url: string; localUserId: string }>> {
   const options: BridgeTargetOptions = {
-    env: {
-      PORT: String(port),
-      PUBLIC_URL: `http://127.0.0.1:${port}`,
-      WORKOS_API_KEY: emulator.apiKey,
-      WORKOS_CLIENT_ID: emulator.clientId,
-      WORKOS_API_URL: emulator.url,
-      AUTHKIT_DOMAIN: emulator.issuer,
-      SESSION_SECRET: secret(),
-      LEGACY_AUTH_STRATEGY: 'local',
-    },
+    env: bridgeEnv(port, emulator, { LEGACY_AUTH_STRATEGY: 'local' }),
     databaseUrl,
     liftRateLimits: true,
   };

@@ -88,22 +88,10 @@ export async function runOverhead(
       throughputOverheadIqr: [quantile(throughput, 0.25), quantile(throughput, 0.75)],
       cpuOverhead: quantile(cpu, 0.5),
       cpuOverheadIqr: [quantile(cpu, 0.25), quantile(cpu, 0.75)],
-      verifiedRps: quantile(
-        v.map((r) => r.rps),
-        0.5,
-      ),
-      skippedRps: quantile(
-        s.map((r) => r.rps),
-        0.5,
-      ),
-      verifiedCpuUs: quantile(
-        v.map((r) => r.cpuUsPerRequest),
-        0.5,
-      ),
-      skippedCpuUs: quantile(
-        s.map((r) => r.cpuUsPerRequest),
-        0.5,
-      ),
+      verifiedRps: median(v, (r) => r.rps),
+      skippedRps: median(s, (r) => r.rps),
+      verifiedCpuUs: median(v, (r) => r.cpuUsPerRequest),
+      skippedCpuUs: median(s, (r) => r.cpuUsPerRequest),
       errors: [...v, ...s].reduce((n, r) => n + r.errors, 0),
     };
     rows.push(row);
@@ -118,7 +106,7 @@ export async function runOverhead(
 }
 
 /** Linear-interpolated quantile of unsorted values. */
-export function quantile(values: number[], q: number): number {
+function quantile(values: number[], q: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   if (sorted.length === 0) return Number.NaN;
   const at = (sorted.length - 1) * q;
@@ -126,3 +114,6 @@ export function quantile(values: number[], q: number): number {
   const hi = Math.ceil(at);
   return sorted[lo] + (sorted[hi] - sorted[lo]) * (at - lo);
 }
+
+const median = (runs: RawLoadResult[], of: (r: RawLoadResult) => number): number =>
+  quantile(runs.map(of), 0.5);

@@ -11,25 +11,23 @@ let pending = 0;
  * Runs a write of bookkeeping that must not be lost but must not hold up the answer either (an
  * audit row; the record of a completion AuthKit already accepted). When the database is
  * unreachable the write is retried in the background with backoff, for about a minute, instead
- * of being dropped. Resolves true when it was written now; any other failure is logged.
+ * of being dropped. Any other failure is logged.
  */
 export async function writeOrRetry(
   write: () => Promise<unknown>,
   what: string,
   logger: Logger,
-): Promise<boolean> {
+): Promise<void> {
   try {
     await write();
-    return true;
   } catch (err) {
     if (!isDatabaseUnavailable(err) || pending >= MAX_PENDING) {
       logger.error({ err }, `could not write the ${what}`);
-      return false;
+      return;
     }
     pending++;
     logger.warn(`the database is unreachable; the ${what} will be written when it is back`);
     void retry(write, what, logger, 0);
-    return false;
   }
 }
 

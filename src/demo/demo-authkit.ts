@@ -58,18 +58,13 @@ export async function startDemoAuthKit(
     );
   }
   const codeVerifier = randomBytes(32).toString('base64url');
-  const authorizeUrl = new URL(`${emulator.issuer}/oauth2/authorize`);
-  for (const [k, v] of Object.entries({
-    response_type: 'code',
-    client_id: DEMO_CLIENT.clientId,
-    redirect_uri: DEMO_CLIENT.redirectUris[1],
-    scope: 'openid profile email offline_access',
+  const authorizeUrl = demoAuthorizeUrl({
+    issuer: emulator.issuer,
+    redirectUri: DEMO_CLIENT.redirectUris[1],
     resource: `${config.publicUrl}/mcp`,
     state: 'demo',
-    code_challenge: createHash('sha256').update(codeVerifier).digest('base64url'),
-    code_challenge_method: 'S256',
-  }))
-    authorizeUrl.searchParams.set(k, v);
+    codeVerifier,
+  });
   return {
     emulator,
     config: {
@@ -82,10 +77,32 @@ export async function startDemoAuthKit(
         authkitDomain: emulator.issuer,
       },
     },
-    authorizeUrl: authorizeUrl.toString(),
+    authorizeUrl,
     codeVerifier,
     close: () => emulator.close(),
   };
+}
+
+/** An authorize URL of DEMO_CLIENT (PKCE S256, the demo's scopes) for the given callback and state. */
+export function demoAuthorizeUrl(p: {
+  issuer: string;
+  redirectUri: string;
+  resource: string;
+  state: string;
+  codeVerifier: string;
+}): string {
+  const url = new URL(`${p.issuer}/oauth2/authorize`);
+  url.search = new URLSearchParams({
+    response_type: 'code',
+    client_id: DEMO_CLIENT.clientId,
+    redirect_uri: p.redirectUri,
+    scope: 'openid profile email offline_access',
+    resource: p.resource,
+    state: p.state,
+    code_challenge: createHash('sha256').update(p.codeVerifier).digest('base64url'),
+    code_challenge_method: 'S256',
+  }).toString();
+  return url.toString();
 }
 
 /** Where the home page's in-browser walk-through comes back (a redirect URI of DEMO_CLIENT). */

@@ -1,6 +1,7 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { decodeJwt } from 'jose';
+import { demoAuthorizeUrl } from './demo-authkit';
 import { DEMO_INFO } from './demo.tokens';
 import type { DemoInfo } from './demo.pages';
 
@@ -33,18 +34,13 @@ export class DemoWalkthroughService {
     const verifier = randomBytes(32).toString('base64url');
     const state = randomBytes(16).toString('base64url');
     this.pending.set(state, { verifier, at: Date.now() });
-    const url = new URL(`${this.info.authkitUrl}/oauth2/authorize`);
-    url.search = new URLSearchParams({
-      response_type: 'code',
-      client_id: this.info.clientId,
-      redirect_uri: this.info.callbackUrl,
-      scope: 'openid profile email offline_access',
+    return demoAuthorizeUrl({
+      issuer: this.info.authkitUrl,
+      redirectUri: this.info.callbackUrl,
       resource: this.info.mcpUrl,
       state,
-      code_challenge: createHash('sha256').update(verifier).digest('base64url'),
-      code_challenge_method: 'S256',
-    }).toString();
-    return url.toString();
+      codeVerifier: verifier,
+    });
   }
 
   /** The callback: code → token → whoami on `mcpUrl` (this very process, over loopback). */
@@ -59,7 +55,7 @@ export class DemoWalkthroughService {
     if (typeof query.error === 'string') throw new DemoWalkthroughError(`AuthKit answered ${query.error}.`);
     if (typeof query.code !== 'string') throw new DemoWalkthroughError('AuthKit sent no code.');
 
-    const tokenRes = await fetch(`${this.info.authkitUrl}/oauth2/token`, {
+    const tokenRes = await reach('AuthKit', `${this.info.authkitUrl}/oauth2/token`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams({
@@ -78,7 +74,7 @@ export class DemoWalkthroughService {
         `The token request was refused (${tokenRes.status} ${String(tokens.error ?? '')}).`,
       );
 
-    const mcpRes = await fetch(mcpUrl, {
+    const mcpRes = await reach('The MCP server', mcpUrl, {
       method: 'POST',
       headers: {
         Authorization: `Bearer ${tokens.access_token}`,
@@ -97,11 +93,14 @@ export class DemoWalkthroughService {
     const text = await mcpRes.text();
     // Streamable HTTP may answer as JSON or as one server-sent event.
     const json = text.trimStart().startsWith('{') ? text : (/^data: (.*)$/m.exec(text)?.[1] ?? '');
-    const rpc = JSON.parse(json || '{}') as { result?: { content?: Array<{ text?: string }> } };
-    const answer = rpc.result?.content?.[0]?.text;
+    const rpc = parseJson(json) as { result?: { content?: Array<{ text?: string }> } } | undefined;
+    const answer = rpc?.result?.content?.[0]?.text;
     if (!mcpRes.ok || !answer) throw new DemoWalkthroughError(`The MCP server answered ${mcpRes.status}.`);
+    // whoami answers JSON; anything else is the tool's error result, shown as it is.
+    const whoami = parseJson(answer);
+    if (whoami === undefined) throw new DemoWalkthroughError(`whoami answered: ${answer}`);
     return {
-      whoami: JSON.parse(answer) as unknown,
+      whoami,
       claims: decodeJwt(tokens.access_token) as Record<string, unknown>,
       refreshable: typeof tokens.refresh_token === 'string',
     };
@@ -111,5 +110,24 @@ export class DemoWalkthroughService {
     const now = Date.now();
     for (const [state, p] of this.pending) if (now - p.at > PENDING_TTL_MS) this.pending.delete(state);
     while (this.pending.size >= MAX_PENDING) this.pending.delete(this.pending.keys().next().value!);
+  }
+}
+
+/** fetch, with a failure to get any answer (refused, timed out) said plainly rather than as a 500. */
+async function reach(who: string, url: string, init: RequestInit): Promise<Response> {
+  try {
+    return await fetch(url, init);
+  } catch (err) {
+    throw new DemoWalkthroughError(
+      `${who} could not be reached (${err instanceof Error ? err.message : String(err)}).`,
+    );
+  }
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
   }
 }

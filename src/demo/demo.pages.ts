@@ -40,7 +40,7 @@ const STEPS: Array<[Lane, Lane, string, boolean?]> = [
  * The flow as an SVG sequence diagram, inline (no external assets, no script). It takes the page's
  * text colour (currentColor), so it reads in light and dark mode; the list after it says the same.
  */
-export function flowDiagram(): string {
+function flowDiagram(): string {
   const laneX = (i: number) => 95 + i * 190;
   const top = 46;
   const rowH = 34;

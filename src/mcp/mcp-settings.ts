@@ -26,7 +26,8 @@ export interface McpSettings {
   documentationUrl: string;
   /** Full origins allowed on /mcp besides the public origin; '*' allows any. */
   allowedOrigins: string[];
-  workos: { apiKey?: string; apiUrl: string; clientId?: string };
+  /** The WorkOS client id (the audience check's warning); the API itself is called through src/authkit. */
+  workos: { clientId?: string };
   upstream?: { url: string; secret: string };
   /** Seconds of clock skew tolerated on exp / nbf / iat. */
   clockToleranceSeconds: number;
@@ -68,7 +69,7 @@ export function mcpSettingsFrom(config: AppConfig): McpSettings {
       config.demo && !config.production
         ? unique([...config.mcp.allowedOrigins, ...INSPECTOR_ORIGINS])
         : config.mcp.allowedOrigins,
-    workos: { apiKey: config.workos.apiKey, apiUrl: config.workos.apiUrl, clientId: config.workos.clientId },
+    workos: { clientId: config.workos.clientId },
     upstream:
       config.mcp.upstreamUrl && config.mcp.upstreamSecret
         ? { url: config.mcp.upstreamUrl, secret: config.mcp.upstreamSecret }

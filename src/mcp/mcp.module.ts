@@ -1,5 +1,7 @@
 import { MiddlewareConsumer, Module, NestModule, RequestMethod } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
+import { AuthKitClient } from '../authkit/authkit-client';
+import { AuthKitModule } from '../authkit/authkit.module';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
 import { AccessTokenVerifier } from './auth/access-token-verifier';
@@ -10,8 +12,7 @@ import { Clock } from './clock';
 import { McpCorsMiddleware } from './http/cors.middleware';
 import { MCP_FETCH } from './http/fetch-json';
 import { IdentityService } from './identity/identity.service';
-import { UserDirectory, WorkosUserDirectory } from './identity/user-directory';
-import { AuthKitModule } from '../authkit/authkit.module';
+import { UserDirectory } from './identity/user-directory';
 import { PrismaUserLinkRepository, UserLinkRepository } from './identity/user-link.repository';
 import { McpController } from './mcp.controller';
 import { MCP_SETTINGS, mcpSettingsFrom } from './mcp-settings';
@@ -57,7 +58,7 @@ const PUBLIC_DOCUMENTS = [
     AccessTokenVerifier,
     AuthkitMetadataService,
     IdentityService,
-    { provide: UserDirectory, useClass: WorkosUserDirectory },
+    { provide: UserDirectory, useExisting: AuthKitClient },
     { provide: UserLinkRepository, useClass: PrismaUserLinkRepository },
     McpAuthService,
     McpToolRegistry,

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { startEmulator, type RunningEmulator } from '../../emulator';
 import { LEGACY_USERS, startLegacyApp, type LegacyApp } from '../fixtures/legacy-app';
 import { startBalancer, type Backend, type Balancer } from '../helpers/balancer';
+import { emulatorEnv } from '../helpers/config';
 import {
   REPO_ROOT,
   childEnv,
@@ -62,10 +63,7 @@ describePg('two bridge processes on one PostgreSQL behind one origin', () => {
       NODE_ENV: 'development',
       PUBLIC_URL: lb.url,
       DATABASE_URL: databaseUrl,
-      WORKOS_API_KEY: emulator.apiKey,
-      WORKOS_CLIENT_ID: emulator.clientId,
-      WORKOS_API_URL: emulator.url,
-      AUTHKIT_DOMAIN: emulator.issuer,
+      ...emulatorEnv(emulator),
       SESSION_SECRET: randomBytes(32).toString('base64url'),
       LEGACY_AUTH_STRATEGY: 'session-introspection',
       LEGACY_SESSION_URL: legacy.sessionUrl,

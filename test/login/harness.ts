@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { startEmulator, type EmulatorOptions, type RunningEmulator } from '../../emulator';
 import { createApp } from '../../src/bootstrap';
@@ -6,8 +6,10 @@ import type { AppConfig } from '../../src/config/app-config';
 import { PrismaService } from '../../src/database/prisma.service';
 import { startLegacyApp, type LegacyApp } from '../fixtures/legacy-app';
 import type { LogCapture } from '../helpers/app';
-import { testConfig } from '../helpers/config';
+import { emulatorEnv, testConfig } from '../helpers/config';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
+import { freePort } from '../helpers/ports';
+import { pkce } from '../mcp/oauth';
 
 export const CLIENT_ID = 'client_test_mcp';
 export const CLIENT_REDIRECT = 'http://127.0.0.1:9/callback';
@@ -71,8 +73,6 @@ export function grown(before: Record<string, number>, after: Record<string, numb
 const byLabel = (samples: Sample[], label: string): Record<string, number> =>
   Object.fromEntries(samples.map((s) => [s.labels[label], s.value]));
 
-import { freePort } from '../helpers/ports';
-
 export { freePort };
 
 /**
@@ -103,10 +103,7 @@ export async function startHarness(
   const db = options.db ?? (await createTestDatabase());
   const env: Record<string, string> = {
     PUBLIC_URL: publicUrl,
-    WORKOS_API_KEY: emulator.apiKey,
-    WORKOS_CLIENT_ID: emulator.clientId,
-    WORKOS_API_URL: emulator.url,
-    AUTHKIT_DOMAIN: emulator.issuer,
+    ...emulatorEnv(emulator),
     SESSION_SECRET: randomBytes(32).toString('base64url'),
     LEGACY_AUTH_STRATEGY: strategy,
     AUTHKIT_COMPLETE_TIMEOUT_MS: '2000',
@@ -134,21 +131,8 @@ export async function startHarness(
     emulator,
     legacy,
     prisma,
-    authorizeUrl(state = randomBytes(8).toString('hex')) {
-      const verifier = randomBytes(32).toString('base64url');
-      const challenge = createHash('sha256').update(verifier).digest('base64url');
-      const q = new URLSearchParams({
-        client_id: CLIENT_ID,
-        redirect_uri: CLIENT_REDIRECT,
-        response_type: 'code',
-        code_challenge: challenge,
-        code_challenge_method: 'S256',
-        state,
-        scope: 'openid profile email',
-      });
-      return `${emulator.url}/oauth2/authorize?${q}`;
-    },
-    isClientRedirect: (url) => url.startsWith(CLIENT_REDIRECT),
+    authorizeUrl: (state) => clientAuthorize(emulator.url, { state }).url,
+    isClientRedirect,
     audit: () =>
       prisma.authorizationAudit.findMany({
         orderBy: { createdAt: 'asc' },
@@ -176,6 +160,31 @@ export async function startHarness(
     },
   };
 }
+
+/**
+ * An authorize URL at the emulator for the pre-registered client, as an MCP client would open it
+ * (PKCE; the MCP resource when given), and its code verifier.
+ */
+export function clientAuthorize(
+  emulatorUrl: string,
+  options: { state?: string; scope?: string; resource?: string } = {},
+): { url: string; verifier: string } {
+  const { verifier, challenge } = pkce();
+  const q = new URLSearchParams({
+    client_id: CLIENT_ID,
+    redirect_uri: CLIENT_REDIRECT,
+    response_type: 'code',
+    code_challenge: challenge,
+    code_challenge_method: 'S256',
+    state: options.state ?? randomBytes(8).toString('hex'),
+    scope: options.scope ?? 'openid profile email',
+    ...(options.resource && { resource: options.resource }),
+  });
+  return { url: `${emulatorUrl}/oauth2/authorize?${q}`, verifier };
+}
+
+/** Whether a URL is the pre-registered client's redirect URI (the end of a sign-in). */
+export const isClientRedirect = (url: string): boolean => url.startsWith(CLIENT_REDIRECT);
 
 /** The external_auth_id in a Login URI. */
 export const externalAuthIdOf = (loginUrl: string): string =>

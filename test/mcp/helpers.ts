@@ -3,9 +3,8 @@ import { startEmulator, type RunningEmulator } from '../../emulator';
 import { createApp } from '../../src/bootstrap';
 import type { AppConfig } from '../../src/config/app-config';
 import { LogCapture } from '../helpers/app';
-import { testConfig } from '../helpers/config';
+import { emulatorEnv, testConfig } from '../helpers/config';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
-
 import { freePort } from '../helpers/ports';
 
 export { freePort };
@@ -36,10 +35,7 @@ export async function startBridge(
     {
       PORT: String(port),
       PUBLIC_URL: url,
-      WORKOS_API_KEY: emulator.apiKey,
-      WORKOS_CLIENT_ID: emulator.clientId,
-      WORKOS_API_URL: emulator.url,
-      AUTHKIT_DOMAIN: emulator.issuer,
+      ...emulatorEnv(emulator),
       LOG_LEVEL: 'info',
       ...env,
     },

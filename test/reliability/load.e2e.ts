@@ -10,7 +10,7 @@ import { LocalUsersService } from '../../src/legacy-session/local-users.service'
 import { DEFAULT_LOGIN_RATE_LIMITS, RateLimiterService } from '../../src/legacy-session/rate-limiter.service';
 import { Browser, formFields } from '../login/browser';
 import { startHarness, type Harness } from '../login/harness';
-import { runMixedLoad, summarize } from './mixed-load';
+import { expectNothingLost, runMixedLoad, summarize } from './mixed-load';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -18,18 +18,9 @@ describe('100 MCP clients and 10 sign-ins at a time, for 10 seconds', () => {
   it('serves every call and every sign-in, and records every one of them', async () => {
     const r = await runMixedLoad({ seconds: 10, mcpClients: 100, loginFlows: 10 });
     console.log(summarize(r));
-    expect(r.mcp.errors).toBe(0);
+    expectNothingLost(r);
     expect(r.mcp.requests).toBeGreaterThan(1000);
-    expect(r.logins.failures).toEqual([]);
     expect(r.logins.completed).toBeGreaterThanOrEqual(10); // each lane finishes what it started
-    expect(r.records).toEqual({
-      auditSuccess: r.logins.completed,
-      auditFailure: 0,
-      completedTransactions: r.logins.completed,
-      completionsAccepted: r.logins.completed,
-      completedTwice: 0,
-    });
-    expect(r.server.errorLogLines).toBe(0);
     expect(r.server.exit).toBe('SIGTERM'); // a graceful stop after the load
   }, 180_000);
 });

@@ -191,6 +191,23 @@ export async function runMixedLoad(options: MixedLoadOptions): Promise<MixedLoad
 
 const round = (n: number): number => Math.round(n * 10) / 10;
 
+/**
+ * What every mixed-load run must show (the short one in load.e2e.ts and the soak): no error
+ * anywhere, and every completed sign-in recorded exactly once (transaction, audit row, completion).
+ */
+export function expectNothingLost(r: MixedLoadReport): void {
+  expect(r.mcp.errors).toBe(0);
+  expect(r.logins.failures).toEqual([]);
+  expect(r.records).toEqual({
+    auditSuccess: r.logins.completed,
+    auditFailure: 0,
+    completedTransactions: r.logins.completed,
+    completionsAccepted: r.logins.completed,
+    completedTwice: 0,
+  });
+  expect(r.server.errorLogLines).toBe(0);
+}
+
 /** One line for a log or a table: the numbers that matter. */
 export function summarize(r: MixedLoadReport): string {
   return (

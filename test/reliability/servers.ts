@@ -11,10 +11,17 @@ import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { Client } from 'pg';
 import { startEmulator, type RunningEmulator } from '../../emulator';
+import { emulatorEnv } from '../helpers/config';
 import { createTestDatabase, usingPostgres } from '../helpers/database';
 import type { Browser } from '../login/browser';
-import { CLIENT_ID, CLIENT_REDIRECT, externalAuthIdOf, freePort } from '../login/harness';
-import { pkce } from '../mcp/oauth';
+import {
+  CLIENT_ID,
+  CLIENT_REDIRECT,
+  clientAuthorize,
+  externalAuthIdOf,
+  freePort,
+  isClientRedirect,
+} from '../login/harness';
 
 export interface DurableDatabase {
   /** DATABASE_URL (+ auto-migrate) or PGLITE_DATA_DIR, for the server's environment. */
@@ -79,10 +86,7 @@ export async function bridgeEnv(extra: Record<string, string>): Promise<BridgeSe
   const env = {
     PORT: String(port),
     PUBLIC_URL: url,
-    WORKOS_API_KEY: emulator.apiKey,
-    WORKOS_CLIENT_ID: emulator.clientId,
-    WORKOS_API_URL: emulator.url,
-    AUTHKIT_DOMAIN: emulator.issuer,
+    ...emulatorEnv(emulator),
     SESSION_SECRET: randomBytes(32).toString('base64url'),
     ...extra,
   };
@@ -90,22 +94,10 @@ export async function bridgeEnv(extra: Record<string, string>): Promise<BridgeSe
 }
 
 /** An authorize URL for the pre-registered client, with PKCE and the MCP resource. */
-export function authorize(emulator: RunningEmulator, bridgeUrl: string, scope = 'openid profile email') {
-  const { verifier, challenge } = pkce();
-  const q = new URLSearchParams({
-    client_id: CLIENT_ID,
-    redirect_uri: CLIENT_REDIRECT,
-    response_type: 'code',
-    code_challenge: challenge,
-    code_challenge_method: 'S256',
-    state: randomBytes(8).toString('hex'),
-    scope,
-    resource: `${bridgeUrl}/mcp`,
-  });
-  return { url: `${emulator.url}/oauth2/authorize?${q}`, verifier };
-}
+export const authorize = (emulator: RunningEmulator, bridgeUrl: string, scope?: string) =>
+  clientAuthorize(emulator.url, { scope, resource: `${bridgeUrl}/mcp` });
 
-export const isClientRedirect = (u: string): boolean => u.startsWith(CLIENT_REDIRECT);
+export { isClientRedirect };
 
 /** The external_auth_id of the last Login URI this browser visited. */
 export const lastExternalAuthId = (b: Browser): string =>
