@@ -1,7 +1,7 @@
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { RESERVED_CLAIMS, type Ctx } from './context';
 import { opaqueToken, prefixedId, safeEqual } from './ids';
-import type { CompletionCall, ConsentOption, EmulatedUser } from './state';
+import type { AuthkitSession, CompletionCall, ConsentOption, EmulatedUser } from './state';
 
 /** Bearer API key check for the WorkOS API routes: 401 `{message}` (the SDK's UnauthorizedException). */
 export function requireApiKey(ctx: Ctx) {
@@ -31,6 +31,69 @@ export function userJson(u: EmulatedUser): Record<string, unknown> {
     updated_at: u.updatedAt,
     external_id: u.externalId,
     metadata: u.metadata,
+  };
+}
+
+/** A session's status as WorkOS reports it: `expired` once its time is up. */
+export function sessionStatus(s: AuthkitSession, now = Date.now()): 'active' | 'expired' | 'revoked' {
+  if (s.status === 'revoked') return 'revoked';
+  return s.expiresAt <= now ? 'expired' : 'active';
+}
+
+/** The WorkOS session object, as `userManagement.listSessions` deserializes it. */
+export function sessionJson(s: AuthkitSession, now = Date.now()): Record<string, unknown> {
+  const iso = (ms: number) => new Date(ms).toISOString();
+  return {
+    object: 'session',
+    id: s.id,
+    user_id: s.userId,
+    ip_address: s.ipAddress ?? null,
+    user_agent: s.userAgent ?? null,
+    auth_method: 'external_auth',
+    status: sessionStatus(s, now),
+    expires_at: iso(s.expiresAt),
+    ended_at: s.endedAt === undefined ? null : iso(s.endedAt),
+    created_at: iso(s.createdAt),
+    updated_at: iso(s.updatedAt),
+  };
+}
+
+/**
+ * One page of a WorkOS list: `order` (default desc by creation), `limit` (1-100, default 10),
+ * `after`/`before` (the id of an item: the page starts after it, or ends before it).
+ */
+function listPage<T extends { id: string; createdAt: number }>(
+  items: T[],
+  query: Record<string, unknown>,
+): { page: T[]; before: string | null; after: string | null } | string {
+  const order = query.order === undefined ? 'desc' : query.order;
+  if (order !== 'asc' && order !== 'desc') return 'order must be "asc" or "desc"';
+  let limit = 10;
+  if (query.limit !== undefined) {
+    limit = Number(query.limit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 100) return 'limit must be an integer from 1 to 100';
+  }
+  // A stable sort: items created in the same millisecond keep their insertion order.
+  const sorted = [...items].sort((a, b) => a.createdAt - b.createdAt);
+  if (order === 'desc') sorted.reverse();
+  const after = typeof query.after === 'string' && query.after ? query.after : undefined;
+  const before = typeof query.before === 'string' && query.before ? query.before : undefined;
+  let start = 0;
+  let end = sorted.length;
+  if (after) start = sorted.findIndex((i) => i.id === after) + 1; // unknown cursor: from the start
+  if (before) {
+    const i = sorted.findIndex((x) => x.id === before);
+    if (i >= 0) end = i;
+  }
+  if (end < start) end = start;
+  // With `before` the page is the last `limit` items before the cursor.
+  if (before && !after) start = Math.max(start, end - limit);
+  else end = Math.min(end, start + limit);
+  const page = sorted.slice(start, end);
+  return {
+    page,
+    before: page.length && start > 0 ? page[0].id : null,
+    after: page.length && end < sorted.length ? page[page.length - 1].id : null,
   };
 }
 
@@ -283,6 +346,55 @@ export function apiRouter(ctx: Ctx): Router {
     const user = state.userByExternalId(String(req.params.externalId));
     if (!user) return void res.status(404).json({ message: 'User not found.', code: 'entity_not_found' });
     res.json(userJson(user));
+  });
+
+  router.get('/user_management/users/:id/sessions', auth, (req, res) => {
+    const userId = String(req.params.id);
+    if (!state.users.has(userId))
+      return void res.status(404).json({ message: 'User not found.', code: 'entity_not_found' });
+    const sessions = [...state.sessions.values()].filter((s) => s.userId === userId);
+    const result = listPage(sessions, req.query as Record<string, unknown>);
+    if (typeof result === 'string')
+      return void res.status(422).json({
+        code: 'invalid_request_parameters',
+        message: `Validation failed: ${result}`,
+        errors: [{ field: 'query', code: 'invalid', message: result }],
+      });
+    const now = Date.now();
+    res.json({
+      object: 'list',
+      data: result.page.map((s) => sessionJson(s, now)),
+      list_metadata: { before: result.before, after: result.after },
+    });
+  });
+
+  router.post('/user_management/sessions/revoke', auth, express.json({ limit: '16kb' }), (req, res) => {
+    const b = (req.body && typeof req.body === 'object' ? req.body : {}) as Record<string, unknown>;
+    if (state.sessionRevocation === 'fails') {
+      ctx.opts.log('session revocation → 500 (injected)');
+      return void res.status(500).json({ message: 'Injected fault: session revocation failed' });
+    }
+    const sessionId = b.session_id;
+    if (typeof sessionId !== 'string' || !sessionId) {
+      const { status, body } = invalid([
+        { field: 'session_id', code: 'required', message: 'must be a non-empty string' },
+      ]);
+      return void res.status(status).json(body);
+    }
+    const session = state.sessions.get(sessionId);
+    if (!session)
+      return void res.status(404).json({ message: 'Session not found.', code: 'entity_not_found' });
+    const now = Date.now();
+    if (state.sessionRevocation === 'ignored') {
+      // Says it ended the session; the session and its refresh tokens live on.
+      ctx.opts.log(`session ${sessionId} revocation ignored (injected)`);
+      return void res.json(
+        sessionJson({ ...session, status: 'revoked', endedAt: session.endedAt ?? now, updatedAt: now }, now),
+      );
+    }
+    state.revokeSession(sessionId, now);
+    ctx.opts.log(`session ${sessionId} revoked`);
+    res.json(sessionJson(session, now));
   });
 
   router.get('/user_management/users/:id', auth, (req, res) => {

@@ -1,8 +1,8 @@
 import express, { type Router } from 'express';
-import { requireApiKey, userJson } from './api';
+import { requireApiKey, sessionJson, userJson } from './api';
 import type { Ctx } from './context';
 import type { KeyChoice } from './keys';
-import type { CompletionFault } from './state';
+import type { CompletionFault, SessionRevocationMode } from './state';
 
 /** What the programmatic surface and the HTTP test-control routes share. */
 export interface Controls {
@@ -13,8 +13,12 @@ export interface Controls {
   rotateKeys(opts?: { graceSeconds?: number }): Promise<void>;
   expireExternalAuth(externalAuthId: string): void;
   injectCompletionFault(fault: CompletionFault): void;
+  /** How POST /user_management/sessions/revoke behaves until changed (clearFaults: 'works'). */
+  setSessionRevocation(mode: SessionRevocationMode): void;
   clearFaults(): void;
 }
+
+const REVOCATION_MODES: readonly SessionRevocationMode[] = ['works', 'fails', 'ignored'];
 
 /**
  * `/__emulator/*`: the test-control surface (only when enableTestControl; API key required).
@@ -22,9 +26,11 @@ export interface Controls {
  *   POST   /__emulator/keys/rotate                {graceSeconds?} → the new JWKS
  *   POST   /__emulator/external-auth/:id/expire   → 204 (404 when unknown)
  *   POST   /__emulator/faults/completion          {status?, body?, delayMs?, times?, resetConnection?, afterCommit?} → 204
- *   DELETE /__emulator/faults                     → 204
+ *   POST   /__emulator/faults/session-revocation  {mode: 'works'|'fails'|'ignored'} → 204 (400 otherwise)
+ *   DELETE /__emulator/faults                     → 204 (also sets session revocation back to 'works')
  *   GET    /__emulator/completion-calls           → [{externalAuthId, userId, at, status, idempotencyKey?}]
  *   GET    /__emulator/users                      → [WorkOS user objects]
+ *   GET    /__emulator/sessions                   → [WorkOS session objects, plus client_id]
  */
 export function controlRouter(ctx: Ctx, controls: Controls): Router {
   const router = express.Router();
@@ -60,6 +66,13 @@ export function controlRouter(ctx: Ctx, controls: Controls): Router {
     controls.injectCompletionFault(body(req.body) as CompletionFault);
     res.status(204).end();
   });
+  router.post('/__emulator/faults/session-revocation', (req, res) => {
+    const mode = body(req.body).mode as SessionRevocationMode;
+    if (!REVOCATION_MODES.includes(mode))
+      return void res.status(400).json({ message: `mode must be one of ${REVOCATION_MODES.join(', ')}` });
+    controls.setSessionRevocation(mode);
+    res.status(204).end();
+  });
   router.delete('/__emulator/faults', (_req, res) => {
     controls.clearFaults();
     res.status(204).end();
@@ -69,6 +82,9 @@ export function controlRouter(ctx: Ctx, controls: Controls): Router {
   });
   router.get('/__emulator/users', (_req, res) => {
     res.json([...ctx.state.users.values()].map(userJson));
+  });
+  router.get('/__emulator/sessions', (_req, res) => {
+    res.json([...ctx.state.sessions.values()].map((s) => ({ ...sessionJson(s), client_id: s.clientId })));
   });
   return router;
 }

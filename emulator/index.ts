@@ -8,16 +8,22 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { JWTPayload } from 'jose';
-import { apiRouter } from './api';
+import { apiRouter, sessionStatus } from './api';
 import type { CimdOptions } from './clients';
 import type { Ctx, ResolvedOptions } from './context';
 import { controlRouter, type Controls } from './control';
 import { prefixedId, ulid } from './ids';
 import { KeyRing } from './keys';
 import { oauthRouter } from './oauth';
-import { EmulatorState, type CompletionCall, type CompletionFault, type OAuthClient } from './state';
+import {
+  EmulatorState,
+  type CompletionCall,
+  type CompletionFault,
+  type OAuthClient,
+  type SessionRevocationMode,
+} from './state';
 
-export type { CompletionCall, CompletionFault } from './state';
+export type { CompletionCall, CompletionFault, SessionRevocationMode } from './state';
 
 export interface EmulatorOptions {
   /** 0 = a free port (tests); `npm run emulator` uses 4100. */
@@ -72,6 +78,21 @@ export interface EmulatedUserView {
   lastName?: string;
 }
 
+/** An AuthKit session (one per approved authorization; its id is the tokens' `sid`). */
+export interface EmulatedSessionView {
+  id: string;
+  userId: string;
+  clientId: string;
+  status: 'active' | 'expired' | 'revoked';
+  /** ISO 8601, as the WorkOS API shows them. */
+  createdAt: string;
+  updatedAt: string;
+  expiresAt: string;
+  endedAt: string | null;
+  ipAddress: string | null;
+  userAgent: string | null;
+}
+
 export interface RunningEmulator {
   /** Origin it listens on, e.g. http://127.0.0.1:41234 (same as issuer unless `issuer` was given). */
   url: string;
@@ -98,8 +119,16 @@ export interface RunningEmulator {
   users(): Array<EmulatedUserView>;
 
   // --- extensions -----------------------------------------------------------------------------
-  /** Removes every pending injected fault. */
+  /** Removes every pending injected fault and sets session revocation back to 'works'. */
   clearFaults(): void;
+  /**
+   * How POST /user_management/sessions/revoke behaves from now on: 'works'; 'fails' (500
+   * `{message}`); 'ignored' (answers success but ends neither the session nor its refresh tokens:
+   * an AuthKit whose session revocation does not reach OAuth refresh tokens).
+   */
+  setSessionRevocation(mode: SessionRevocationMode): void;
+  /** The AuthKit sessions recorded so far (one per exchanged authorization code). */
+  sessions(): EmulatedSessionView[];
   /** Registers (or replaces) a public client at run time. */
   registerClient(client: { clientId: string; redirectUris: string[]; name?: string }): void;
   /** The current JWKS (what /oauth2/jwks serves). */
@@ -202,8 +231,12 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
     injectCompletionFault(fault: CompletionFault) {
       state.faults.push({ ...fault, remaining: Math.max(1, fault.times ?? 1) });
     },
+    setSessionRevocation(mode: SessionRevocationMode) {
+      state.sessionRevocation = mode;
+    },
     clearFaults() {
       state.faults.length = 0;
+      state.sessionRevocation = 'works';
     },
   };
 
@@ -272,6 +305,22 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
     expireExternalAuth: controls.expireExternalAuth,
     injectCompletionFault: controls.injectCompletionFault,
     clearFaults: controls.clearFaults,
+    setSessionRevocation: controls.setSessionRevocation,
+    sessions: () => {
+      const iso = (ms: number) => new Date(ms).toISOString();
+      return [...state.sessions.values()].map((s) => ({
+        id: s.id,
+        userId: s.userId,
+        clientId: s.clientId,
+        status: sessionStatus(s),
+        createdAt: iso(s.createdAt),
+        updatedAt: iso(s.updatedAt),
+        expiresAt: iso(s.expiresAt),
+        endedAt: s.endedAt === undefined ? null : iso(s.endedAt),
+        ipAddress: s.ipAddress ?? null,
+        userAgent: s.userAgent ?? null,
+      }));
+    },
     completionCalls: () => state.completionCalls.map((c) => ({ ...c })),
     users: () =>
       [...state.users.values()].map((u) => ({

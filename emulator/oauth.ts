@@ -364,8 +364,21 @@ ${fields}
           throw new TokenError('invalid_target', 'resource differs from the authorization request');
         const familyId = prefixedId('rtf');
         entry.familyId = familyId;
+        const now = Date.now();
         const user = state.users.get(entry.userId);
-        if (user) user.lastSignInAt = new Date().toISOString();
+        if (user) user.lastSignInAt = new Date(now).toISOString();
+        // The AuthKit session behind this grant: the tokens' `sid`, listed by the sessions API.
+        state.sessions.set(entry.sessionId, {
+          id: entry.sessionId,
+          userId: entry.userId,
+          clientId: client.clientId,
+          createdAt: now,
+          updatedAt: now,
+          expiresAt: now + opts.refreshTokenTtlSeconds * 1000,
+          status: 'active',
+          ipAddress: req.ip?.replace(/^::ffff:/, ''),
+          userAgent: req.get('user-agent'),
+        });
         const tokens = await issueTokens(
           ctx,
           {
@@ -397,6 +410,9 @@ ${fields}
         );
       }
       if (rt.expiresAt <= Date.now()) throw new TokenError('invalid_grant', 'the refresh token expired');
+      const session = state.sessions.get(rt.sessionId);
+      if (session?.status === 'revoked')
+        throw new TokenError('invalid_grant', 'the session of this refresh token was revoked');
       const rawScope = single(body, 'scope');
       if (rawScope === null) throw new TokenError('invalid_scope', 'scope is repeated');
       let scope = rt.scope;
@@ -423,6 +439,10 @@ ${fields}
         },
         rt.familyId,
       );
+      if (session) {
+        session.updatedAt = Date.now();
+        session.expiresAt = session.updatedAt + opts.refreshTokenTtlSeconds * 1000;
+      }
       res.json(tokens);
     } catch (err) {
       if (err instanceof TokenError) return sendTokenError(res, err);

@@ -74,6 +74,32 @@ export interface RefreshToken {
   used: boolean;
 }
 
+/**
+ * An AuthKit session: one per approved authorization (its id is the tokens' `sid`), recorded
+ * when the code is exchanged and kept across refreshes.
+ */
+export interface AuthkitSession {
+  id: string;
+  userId: string;
+  clientId: string;
+  /** Epoch ms. */
+  createdAt: number;
+  updatedAt: number;
+  /** Ends with the refresh tokens: creation (or the latest refresh) plus the refresh-token TTL. */
+  expiresAt: number;
+  status: 'active' | 'revoked';
+  endedAt?: number;
+  /** Of the token request that started the session. */
+  ipAddress?: string;
+  userAgent?: string;
+}
+
+/**
+ * What POST /user_management/sessions/revoke does: `works`; `fails` (500); `ignored` (answers
+ * success but ends neither the session nor its refresh tokens).
+ */
+export type SessionRevocationMode = 'works' | 'fails' | 'ignored';
+
 export interface EmulatedUser {
   id: string;
   externalId: string;
@@ -118,6 +144,8 @@ export class EmulatorState {
   readonly users = new Map<string, EmulatedUser>();
   readonly completionCalls: CompletionCall[] = [];
   readonly faults: Array<CompletionFault & { remaining: number }> = [];
+  readonly sessions = new Map<string, AuthkitSession>();
+  sessionRevocation: SessionRevocationMode = 'works';
 
   userByExternalId(externalId: string): EmulatedUser | undefined {
     for (const u of this.users.values()) if (u.externalId === externalId) return u;
@@ -136,11 +164,28 @@ export class EmulatorState {
       if (rt.familyId === familyId) this.refreshTokens.delete(token);
   }
 
+  /** Ends a session and revokes every refresh-token family that belongs to it. */
+  revokeSession(sessionId: string, now = Date.now()): void {
+    const session = this.sessions.get(sessionId);
+    if (session && session.status !== 'revoked') {
+      session.status = 'revoked';
+      session.endedAt = now;
+      session.updatedAt = now;
+    }
+    const families = new Set<string>();
+    for (const rt of this.refreshTokens.values()) if (rt.sessionId === sessionId) families.add(rt.familyId);
+    for (const code of this.codes.values())
+      if (code.sessionId === sessionId && code.familyId) families.add(code.familyId);
+    for (const familyId of families) this.revokeFamily(familyId);
+  }
+
   /** Drops expired entries so a long-running emulator does not grow without bound. */
   sweep(now = Date.now()): void {
     for (const [id, p] of this.pending) if (p.expiresAt + 3_600_000 < now) this.pending.delete(id);
     for (const [t, id] of this.tickets) if (!this.pending.has(id)) this.tickets.delete(t);
     for (const [c, code] of this.codes) if (code.expiresAt + 600_000 < now) this.codes.delete(c);
     for (const [t, rt] of this.refreshTokens) if (rt.expiresAt < now) this.refreshTokens.delete(t);
+    for (const [id, s] of this.sessions)
+      if (Math.min(s.expiresAt, s.endedAt ?? Infinity) + 86_400_000 < now) this.sessions.delete(id);
   }
 }

@@ -7,6 +7,7 @@
 //   cooldown, which is refused without any fetch.
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
 import { loadConfig } from '../../src/config/app-config';
+import { memoryGrantRegistry } from '../../test/helpers/memory-grant-store';
 import { AccessTokenVerifier } from '../../src/mcp/auth/access-token-verifier';
 import { JwksKeyStore } from '../../src/mcp/auth/jwks-key-store';
 import { McpAuthService } from '../../src/mcp/auth/mcp-auth.service';
@@ -114,7 +115,9 @@ export async function runVerify(
     new NoDirectory(),
     clock,
   );
-  const auth = new McpAuthService(base, verifier, identities, clock);
+  const benchConfig = loadConfig({ PUBLIC_URL: 'http://127.0.0.1:1', LOG_LEVEL: 'silent' });
+  const { registry, metrics } = memoryGrantRegistry(benchConfig);
+  const auth = new McpAuthService(base, verifier, identities, clock, registry, metrics, benchConfig);
   const header = `Bearer ${token}`;
   await auth.authenticate(header);
   const cacheHit = await timed(() => auth.authenticate(header), seconds);

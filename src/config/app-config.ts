@@ -33,6 +33,20 @@ export interface AppConfig {
     /** Proxy mode: signs the short-lived identity token the bridge sends upstream. */
     upstreamSecret?: string;
   };
+  /** Grants: who may keep calling /mcp, and how revocation reaches every instance. */
+  access: {
+    /** The back-office admin API (/admin/*); off (404) when unset. */
+    adminApiToken?: string;
+    adminRateLimitPerMinute: number;
+    /** Accept tokens of WorkOS users that never signed in through this bridge. */
+    allowUnlinkedUsers: boolean;
+    /** Ask clients for offline_access in the 401 challenge and scopes_supported. */
+    requestOfflineAccess: boolean;
+    /** How often each instance reads revocations from the database (the fallback to LISTEN). */
+    revocationPollMs: number;
+    /** How often the in-memory last-use times of grants are written (one statement). */
+    lastUsedFlushSeconds: number;
+  };
   /** The login bridge: transactions, the local strategy's sessions, the completion call. */
   login: {
     transactionTtlSeconds: number;
@@ -195,6 +209,14 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       resourceName: e.MCP_RESOURCE_NAME,
       documentationUrl: e.MCP_DOCUMENTATION_URL ?? `${publicUrl}/docs/mcp`,
       upstreamSecret: e.MCP_UPSTREAM_SECRET,
+    },
+    access: {
+      adminApiToken: e.ADMIN_API_TOKEN,
+      adminRateLimitPerMinute: e.ADMIN_API_RATE_LIMIT_PER_MINUTE,
+      allowUnlinkedUsers: e.MCP_ALLOW_UNLINKED_USERS,
+      requestOfflineAccess: e.MCP_REQUEST_OFFLINE_ACCESS,
+      revocationPollMs: e.GRANT_REVOCATION_POLL_MS,
+      lastUsedFlushSeconds: e.GRANT_LAST_USED_FLUSH_SECONDS,
     },
     login: {
       transactionTtlSeconds: e.LOGIN_TRANSACTION_TTL_SECONDS,

@@ -150,6 +150,14 @@ export const envSchema = z.object({
   LOGIN_RATE_LIMIT_WINDOW_SECONDS: optional(wholeNumber(60, 86_400)).default(
     LOGIN_RATE_LIMIT_DEFAULTS.windowSeconds,
   ),
+  ADMIN_API_TOKEN: optional(z.string().min(32, { message: 'must be at least 32 characters' })),
+  ADMIN_API_RATE_LIMIT_PER_MINUTE: optional(wholeNumber(1, 100_000)).default(120),
+  MCP_ALLOW_UNLINKED_USERS: optional(z.enum(['true', 'false']).transform((v) => v === 'true')).default(false),
+  MCP_REQUEST_OFFLINE_ACCESS: optional(z.enum(['true', 'false']).transform((v) => v === 'true')).default(
+    false,
+  ),
+  GRANT_REVOCATION_POLL_MS: optional(wholeNumber(100, 4_000)).default(1_000),
+  GRANT_LAST_USED_FLUSH_SECONDS: optional(wholeNumber(1, 3_600)).default(30),
   TRUST_PROXY: optional(z.string()).default('false'),
   LOG_LEVEL: optional(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])).default('info'),
   SHUTDOWN_TIMEOUT_MS: optional(z.coerce.number().int().min(0).max(120000)).default(10000),

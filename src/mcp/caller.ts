@@ -12,6 +12,8 @@ export interface McpCaller {
   readonly email: string | null;
   readonly firstName: string | null;
   readonly lastName: string | null;
+  /** The grant this call is made under (one client's access for one user; see src/access). */
+  readonly grantId: string;
   /** The OAuth client the token was issued to (`client_id`). */
   readonly clientId: string | null;
   /** The WorkOS organization (`org_id`), when the token has one. */

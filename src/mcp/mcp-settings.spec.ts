@@ -1,5 +1,5 @@
 import { loadConfig } from '../config/app-config';
-import { mcpSettingsFrom } from './mcp-settings';
+import { mcpSettingsFrom, withOfflineAccess } from './mcp-settings';
 
 describe('mcpSettingsFrom', () => {
   const production = {
@@ -20,6 +20,7 @@ describe('mcpSettingsFrom', () => {
       jwksUrl: 'https://acme.authkit.app/oauth2/jwks',
       audiences: ['https://bridge.example.com/mcp'],
       challengeScopes: ['openid', 'profile', 'email'],
+      requestOfflineAccess: false,
       resourceName: 'connect-bridge',
       documentationUrl: 'https://bridge.example.com/docs/mcp',
       allowedOrigins: [],
@@ -44,6 +45,28 @@ describe('mcpSettingsFrom', () => {
     expect(s.resourceName).toBe('Acme tools');
     expect(s.documentationUrl).toBe('https://docs.example.com/mcp');
     expect(s.upstream).toEqual({ url: 'https://tools.internal.example.com/mcp', secret: 's'.repeat(32) });
+  });
+
+  it('reads MCP_REQUEST_OFFLINE_ACCESS, keeping offline_access out of the challenge scopes', () => {
+    const s = mcpSettingsFrom(
+      loadConfig({ ...production, MCP_REQUEST_OFFLINE_ACCESS: 'true', MCP_SCOPES: 'openid offline_access' }),
+    );
+    expect(s.requestOfflineAccess).toBe(true);
+    expect(s.challengeScopes).toEqual(['openid']);
+    expect(mcpSettingsFrom(loadConfig({ ...production, MCP_REQUEST_OFFLINE_ACCESS: 'false' }))).toMatchObject(
+      { requestOfflineAccess: false },
+    );
+  });
+
+  it('adds offline_access last, once, only when asked to (withOfflineAccess)', () => {
+    expect(withOfflineAccess(['openid', 'email'], false)).toEqual(['openid', 'email']);
+    expect(withOfflineAccess(['openid', 'email'], true)).toEqual(['openid', 'email', 'offline_access']);
+    expect(withOfflineAccess(['offline_access', 'openid', 'openid'], true)).toEqual([
+      'openid',
+      'offline_access',
+    ]);
+    expect(withOfflineAccess(['offline_access', 'openid'], false)).toEqual(['openid']);
+    expect(withOfflineAccess([], true)).toEqual(['offline_access']);
   });
 
   it("allows MCP Inspector's origin in the local demo only", () => {

@@ -20,8 +20,18 @@ export interface McpSettings {
   jwksUrl?: string;
   /** Accepted `aud` values. */
   audiences: string[];
-  /** Scopes clients are asked for in the 401 challenge (no offline_access). */
+  /**
+   * The scopes that matter to MCP operations, asked for in the 401 challenge (never
+   * offline_access: it is about the token, not the operation; the 403 insufficient_scope
+   * challenge keeps only these).
+   */
   challengeScopes: string[];
+  /**
+   * MCP_REQUEST_OFFLINE_ACCESS: also ask for offline_access in the 401 challenge and list it in
+   * scopes_supported, so that clients that do not add it themselves (MCP SEP-2207) still get
+   * refresh tokens. Off by default, as the MCP specification advises.
+   */
+  requestOfflineAccess: boolean;
   resourceName: string;
   documentationUrl: string;
   /** Full origins allowed on /mcp besides the public origin; '*' allows any. */
@@ -62,6 +72,7 @@ export function mcpSettingsFrom(config: AppConfig): McpSettings {
     jwksUrl: issuer ? `${issuer}/oauth2/jwks` : undefined,
     audiences: config.mcp.audience,
     challengeScopes: unique(config.mcp.scopes).filter((s) => s !== OFFLINE),
+    requestOfflineAccess: config.access.requestOfflineAccess,
     resourceName: config.mcp.resourceName,
     documentationUrl: config.mcp.documentationUrl,
     // The local demo works with MCP Inspector's browser UI out of the box.
@@ -89,3 +100,12 @@ export function unique<T>(values: Iterable<T>): T[] {
 }
 
 export const isOfflineScope = (scope: string): boolean => scope === OFFLINE;
+
+/**
+ * `scopes` without offline_access, then offline_access last when `request` is on
+ * (MCP_REQUEST_OFFLINE_ACCESS): the 401 challenge's `scope` and `scopes_supported`.
+ */
+export function withOfflineAccess(scopes: readonly string[], request: boolean): string[] {
+  const rest = unique(scopes).filter((s) => !isOfflineScope(s));
+  return request ? [...rest, OFFLINE] : rest;
+}

@@ -1,5 +1,6 @@
 import { MiddlewareConsumer, Module, NestModule, RequestMethod } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
+import { AccessModule } from '../access/access.module';
 import { AuthKitClient } from '../authkit/authkit-client';
 import { AuthKitModule } from '../authkit/authkit.module';
 import type { AppConfig } from '../config/app-config';
@@ -41,7 +42,7 @@ const PUBLIC_DOCUMENTS = [
  * proxy mode. Reads everything from AppConfig (MCP_*, AUTHKIT_DOMAIN, WORKOS_*).
  */
 @Module({
-  imports: [DiscoveryModule, AuthKitModule],
+  imports: [DiscoveryModule, AuthKitModule, AccessModule],
   controllers: [McpController, WellKnownController],
   providers: [
     {

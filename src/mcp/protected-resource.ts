@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { MCP_SETTINGS, isOfflineScope, unique, type McpSettings } from './mcp-settings';
+import { MCP_SETTINGS, withOfflineAccess, type McpSettings } from './mcp-settings';
 import { McpToolRegistry } from './tools/tool-registry';
 
 /**
@@ -18,10 +18,14 @@ export class ProtectedResourceMetadata {
     private readonly tools: McpToolRegistry,
   ) {}
 
-  /** Every scope clients may need: the ones asked for up front and every tool's (never offline_access). */
+  /**
+   * Every scope clients may need: the ones asked for up front and every tool's; offline_access
+   * (last) only with MCP_REQUEST_OFFLINE_ACCESS=true.
+   */
   scopesSupported(): string[] {
-    return unique([...this.settings.challengeScopes, ...this.tools.requiredScopes()]).filter(
-      (s) => !isOfflineScope(s),
+    return withOfflineAccess(
+      [...this.settings.challengeScopes, ...this.tools.requiredScopes()],
+      this.settings.requestOfflineAccess,
     );
   }
 

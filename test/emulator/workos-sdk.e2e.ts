@@ -10,6 +10,7 @@ import {
 } from '@workos-inc/node';
 import { startEmulator, type RunningEmulator } from '../../emulator';
 import { get, LOGIN_URI, pkce, startLogin } from './helpers';
+import { refresh, signIn } from './session-helpers';
 
 const CLIENT = { clientId: 'sdk_client', redirectUris: ['http://127.0.0.1:33418/callback'] };
 
@@ -271,6 +272,179 @@ describe('AuthKit emulator with @workos-inc/node', () => {
     const started = Date.now();
     await workos.connect.completeOAuth2({ externalAuthId: id, user: { id: 'i', email: 'i@example.com' } });
     expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+  });
+
+  describe('sessions', () => {
+    let n = 0;
+    /** A whole authorization for a fresh user: its tokens' `sub` and `sid`. */
+    const authorize = (e: RunningEmulator = emulator, user?: { id: string; email: string }) => {
+      n += 1;
+      return signIn(e, CLIENT, user ?? { id: `sess-${n}`, email: `sess-${n}@example.com` });
+    };
+
+    it("listSessions shows the session of a full authorization, with the tokens' sid", async () => {
+      const before = Date.now();
+      const t = await authorize();
+      expect(t.sid).toMatch(/^session_01/);
+      const list = await workos.userManagement.listSessions(t.userId);
+      expect(list.data).toHaveLength(1);
+      const [session] = list.data;
+      expect(session).toEqual({
+        object: 'session',
+        id: t.sid,
+        userId: t.userId,
+        ipAddress: '127.0.0.1',
+        userAgent: expect.any(String),
+        authMethod: 'external_auth',
+        status: 'active',
+        expiresAt: expect.any(String),
+        endedAt: null,
+        createdAt: expect.any(String),
+        updatedAt: expect.any(String),
+      });
+      const created = Date.parse(session.createdAt);
+      expect(created).toBeGreaterThanOrEqual(before - 1000);
+      expect(Date.parse(session.expiresAt) - created).toBe(30 * 24 * 3600 * 1000);
+      expect(list.listMetadata).toEqual({ before: null, after: null });
+      expect(emulator.sessions().find((s) => s.id === t.sid)).toMatchObject({
+        userId: t.userId,
+        clientId: CLIENT.clientId,
+        status: 'active',
+        endedAt: null,
+      });
+      // A refresh keeps the session (same sid) and does not add one.
+      const r = await refresh(emulator, CLIENT.clientId, t.refreshToken);
+      expect(r.status).toBe(200);
+      expect(await workos.userManagement.listSessions(t.userId).then((l) => l.data.map((s) => s.id))).toEqual(
+        [t.sid],
+      );
+    });
+
+    it('lists newest first, pages with limit/after/before, and autoPagination terminates', async () => {
+      const user = { id: 'sess-many', email: 'sess-many@example.com' };
+      const sids: string[] = [];
+      for (let i = 0; i < 3; i++) sids.push((await authorize(emulator, user)).sid);
+      const userId = emulator.users().find((u) => u.externalId === 'sess-many')!.id;
+      const newestFirst = [...sids].reverse();
+
+      const first = await workos.userManagement.listSessions(userId, { limit: 2 });
+      expect(first.data.map((s) => s.id)).toEqual(newestFirst.slice(0, 2));
+      expect(first.listMetadata).toEqual({ before: null, after: newestFirst[1] });
+      const second = await workos.userManagement.listSessions(userId, { limit: 2, after: newestFirst[1] });
+      expect(second.data.map((s) => s.id)).toEqual([newestFirst[2]]);
+      expect(second.listMetadata).toEqual({ before: newestFirst[2], after: null });
+      const back = await workos.userManagement.listSessions(userId, { limit: 2, before: newestFirst[2] });
+      expect(back.data.map((s) => s.id)).toEqual(newestFirst.slice(0, 2));
+      const asc = await workos.userManagement.listSessions(userId, { order: 'asc' });
+      expect(asc.data.map((s) => s.id)).toEqual(sids);
+
+      const all = await (await workos.userManagement.listSessions(userId)).autoPagination();
+      expect(all.map((s) => s.id)).toEqual(newestFirst);
+      // With a limit, autoPagination returns the first page only (the SDK's rule).
+      expect(
+        await (await workos.userManagement.listSessions(userId, { limit: 1 })).autoPagination(),
+      ).toHaveLength(1);
+    });
+
+    it('NotFoundException when listing the sessions of an unknown user', async () => {
+      expect(await caught(workos.userManagement.listSessions('user_nope'))).toBeInstanceOf(NotFoundException);
+    });
+
+    it('revokeSession ends the session and its refresh tokens fail with invalid_grant', async () => {
+      const t = await authorize();
+      const other = await authorize(); // another user's session is untouched
+      const rotated = await refresh(emulator, CLIENT.clientId, t.refreshToken);
+      expect(rotated.status).toBe(200);
+      await expect(workos.userManagement.revokeSession({ sessionId: t.sid })).resolves.toBeUndefined();
+
+      const [session] = (await workos.userManagement.listSessions(t.userId)).data;
+      expect(session).toMatchObject({ id: t.sid, status: 'revoked' });
+      expect(Date.parse(session.endedAt!)).toBeLessThanOrEqual(Date.now());
+      expect(emulator.sessions().find((s) => s.id === t.sid)).toMatchObject({ status: 'revoked' });
+
+      const r = await refresh(emulator, CLIENT.clientId, rotated.body.refresh_token as string);
+      expect(r.status).toBe(400);
+      expect(r.body.error).toBe('invalid_grant');
+      expect((await refresh(emulator, CLIENT.clientId, other.refreshToken)).status).toBe(200);
+      // Revoking again is harmless.
+      await expect(workos.userManagement.revokeSession({ sessionId: t.sid })).resolves.toBeUndefined();
+    });
+
+    it('NotFoundException for an unknown session id; UnprocessableEntityException without one', async () => {
+      const err = await caught(workos.userManagement.revokeSession({ sessionId: 'session_nope' }));
+      expect(err).toBeInstanceOf(NotFoundException);
+      expect(err.code).toBe('entity_not_found');
+      expect(
+        await caught(workos.userManagement.revokeSession({ sessionId: '' as unknown as string })),
+      ).toBeInstanceOf(UnprocessableEntityException);
+    });
+
+    it("setSessionRevocation('fails'): GenericServerException(500), nothing ends", async () => {
+      const t = await authorize();
+      emulator.setSessionRevocation('fails');
+      const err = await caught(workos.userManagement.revokeSession({ sessionId: t.sid }));
+      expect(err).toBeInstanceOf(GenericServerException);
+      expect(err.status).toBe(500);
+      expect((await workos.userManagement.listSessions(t.userId)).data[0].status).toBe('active');
+      expect((await refresh(emulator, CLIENT.clientId, t.refreshToken)).status).toBe(200);
+      // clearFaults (afterEach) sets it back to 'works'.
+      emulator.clearFaults();
+      await workos.userManagement.revokeSession({ sessionId: t.sid });
+      expect((await workos.userManagement.listSessions(t.userId)).data[0].status).toBe('revoked');
+    });
+
+    it("setSessionRevocation('ignored'): answers success, but the session and its refresh tokens live on", async () => {
+      const t = await authorize();
+      emulator.setSessionRevocation('ignored');
+      await expect(workos.userManagement.revokeSession({ sessionId: t.sid })).resolves.toBeUndefined();
+      expect((await workos.userManagement.listSessions(t.userId)).data[0]).toMatchObject({
+        status: 'active',
+        endedAt: null,
+      });
+      expect((await refresh(emulator, CLIENT.clientId, t.refreshToken)).status).toBe(200);
+      // Unknown sessions are still 404.
+      expect(await caught(workos.userManagement.revokeSession({ sessionId: 'session_nope' }))).toBeInstanceOf(
+        NotFoundException,
+      );
+    });
+
+    it('the test-control routes: POST /__emulator/faults/session-revocation and GET /__emulator/sessions', async () => {
+      const e = await startEmulator({
+        port: 0,
+        loginUri: LOGIN_URI,
+        clients: [CLIENT],
+        enableTestControl: true,
+      });
+      try {
+        const w = sdk(e);
+        const t = await authorize(e);
+        const control = (method: string, path: string, body?: unknown) =>
+          fetch(`${e.url}/__emulator${path}`, {
+            method,
+            headers: { authorization: `Bearer ${e.apiKey}`, 'content-type': 'application/json' },
+            body: body === undefined ? undefined : JSON.stringify(body),
+          });
+        expect((await control('POST', '/faults/session-revocation', { mode: 'sometimes' })).status).toBe(400);
+        expect((await control('POST', '/faults/session-revocation', { mode: 'fails' })).status).toBe(204);
+        expect(await caught(w.userManagement.revokeSession({ sessionId: t.sid }))).toBeInstanceOf(
+          GenericServerException,
+        );
+        expect((await control('DELETE', '/faults')).status).toBe(204);
+        await w.userManagement.revokeSession({ sessionId: t.sid });
+        const sessions = (await (await control('GET', '/sessions')).json()) as Array<Record<string, unknown>>;
+        expect(sessions).toEqual([
+          expect.objectContaining({
+            object: 'session',
+            id: t.sid,
+            user_id: t.userId,
+            client_id: CLIENT.clientId,
+            status: 'revoked',
+          }),
+        ]);
+      } finally {
+        await e.close();
+      }
+    });
   });
 
   it('NotFoundException for unknown users', async () => {

@@ -1,6 +1,24 @@
+import {
+  Client as V2Client,
+  StreamableHTTPClientTransport as V2Transport,
+  UnauthorizedError as V2UnauthorizedError,
+} from '@modelcontextprotocol/client';
 import request from 'supertest';
 import { createTestDatabase } from '../helpers/database';
+import { MemoryOAuthProvider } from '../helpers/oauth-client-provider';
 import { MCP_HEADERS, startBridge, startWorld, toolCall, type McpWorld } from './helpers';
+import { completeInBrowser } from './oauth';
+
+/**
+ * A v2 SDK client that does not add offline_access itself: the SDK adds it (SEP-2207) only when
+ * the client metadata lists the refresh_token grant, and this one lists no grant types.
+ */
+class NoGrantTypesProvider extends MemoryOAuthProvider {
+  override get clientMetadata() {
+    const { grant_types: _omitted, ...metadata } = super.clientMetadata;
+    return metadata as MemoryOAuthProvider['clientMetadata'];
+  }
+}
 
 const INSPECTOR = 'http://localhost:6274';
 
@@ -36,7 +54,7 @@ describe('discovery documents, CORS and Origin', () => {
     },
   );
 
-  it('never advertises offline_access, even when configured', async () => {
+  it('never advertises offline_access by default, even when MCP_SCOPES names it', async () => {
     const db = await createTestDatabase();
     const other = await startBridge(w.emulator, db.database, {
       MCP_SCOPES: 'openid offline_access email',
@@ -47,10 +65,74 @@ describe('discovery documents, CORS and Origin', () => {
       expect(res.body.scopes_supported).toEqual(['openid', 'email', 'profile']);
       const challenge = await request(other.url).post('/mcp').set(MCP_HEADERS).send(toolCall('whoami'));
       expect(challenge.headers['www-authenticate']).toContain('scope="openid email"');
+      expect(challenge.headers['www-authenticate']).not.toContain('offline_access');
     } finally {
       await other.close();
       await db.dispose();
     }
+  });
+
+  describe('with MCP_REQUEST_OFFLINE_ACCESS=true', () => {
+    let db: Awaited<ReturnType<typeof createTestDatabase>>;
+    let offline: Awaited<ReturnType<typeof startBridge>>;
+    beforeAll(async () => {
+      db = await createTestDatabase();
+      offline = await startBridge(w.emulator, db.database, {
+        MCP_REQUEST_OFFLINE_ACCESS: 'true',
+        LOG_LEVEL: 'silent',
+      });
+    });
+    afterAll(async () => {
+      await offline?.close();
+      await db?.dispose();
+    });
+
+    it('asks for offline_access in the 401 challenge and lists it in scopes_supported', async () => {
+      for (const path of [
+        '/.well-known/oauth-protected-resource/mcp',
+        '/.well-known/oauth-protected-resource',
+      ]) {
+        const res = await request(offline.url).get(path);
+        expect(res.body.scopes_supported).toEqual(['openid', 'profile', 'email', 'offline_access']);
+      }
+      const challenge = await request(offline.url).post('/mcp').set(MCP_HEADERS).send(toolCall('whoami'));
+      expect(challenge.status).toBe(401);
+      expect(challenge.headers['www-authenticate']).toBe(
+        `Bearer resource_metadata="${offline.url}/.well-known/oauth-protected-resource/mcp", ` +
+          'scope="openid profile email offline_access"',
+      );
+      const refused = await request(offline.url)
+        .post('/mcp')
+        .set(MCP_HEADERS)
+        .set('Authorization', 'Bearer not-a-jwt')
+        .send(toolCall('whoami'));
+      expect(refused.headers['www-authenticate']).toMatch(
+        /^Bearer error="invalid_token", .*, scope="openid profile email offline_access"$/,
+      );
+    });
+
+    it.each([
+      ['on', () => offline, 'openid profile email offline_access', true],
+      ['off', () => w.bridge, 'openid profile email', false],
+    ])(
+      'setting %s: a v2 SDK client that does not ask for offline_access itself gets a refresh token only with it on',
+      async (_setting, bridge, scope, refreshable) => {
+        const provider = new NoGrantTypesProvider({
+          name: 'v2 client without grant types',
+          redirectUrl: 'http://127.0.0.1:33421/callback',
+          authorize: (url) =>
+            completeInBrowser(w.emulator, url, { id: 'legacy-olive', email: 'olive@example.com' }),
+        });
+        const transport = new V2Transport(new URL(bridge().mcpUrl), { authProvider: provider as never });
+        await expect(new V2Client({ name: 'v2', version: '1' }).connect(transport)).rejects.toBeInstanceOf(
+          V2UnauthorizedError,
+        );
+        expect(provider.authorizations).toHaveLength(1);
+        expect(provider.authorizations[0].searchParams.get('scope')).toBe(scope);
+        await transport.finishAuth(provider.code!);
+        expect(Boolean(provider.savedTokens?.refresh_token)).toBe(refreshable);
+      },
+    );
   });
 
   it.each(['oauth-authorization-server', 'openid-configuration'])(

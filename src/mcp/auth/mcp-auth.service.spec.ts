@@ -1,4 +1,6 @@
+import { memoryGrantRegistry } from '../../../test/helpers/memory-grant-store';
 import { FakeClock } from '../../../test/mcp/keys';
+import type { GrantRegistry } from '../../access/grant-registry.service';
 import { loadConfig } from '../../config/app-config';
 import type { Clock } from '../clock';
 import type { IdentityLookup, IdentityService } from '../identity/identity.service';
@@ -6,10 +8,13 @@ import { mcpSettingsFrom } from '../mcp-settings';
 import type { AccessTokenVerifier, VerifiedAccessToken } from './access-token-verifier';
 import { bearerToken, McpAuthService } from './mcp-auth.service';
 import { TokenRejectedError } from './token-errors';
+import { GrantsUnavailableError } from '../../access/grant-registry.service';
 
-const settings = mcpSettingsFrom(
-  loadConfig({ PUBLIC_URL: 'https://bridge.example.com', AUTHKIT_DOMAIN: 'https://acme.authkit.app' }),
-);
+const config = loadConfig({
+  PUBLIC_URL: 'https://bridge.example.com',
+  AUTHKIT_DOMAIN: 'https://acme.authkit.app',
+});
+const settings = mcpSettingsFrom(config);
 
 function reasonOf(fn: () => unknown): string {
   try {
@@ -48,6 +53,24 @@ describe('McpAuthService', () => {
   let verify: jest.Mock<Promise<VerifiedAccessToken>, [string]>;
   let resolve: jest.Mock<Promise<IdentityLookup>, [string]>;
   let service: McpAuthService;
+  let grants: ReturnType<typeof memoryGrantRegistry>;
+  const make = (env: Record<string, string> = {}) => {
+    const cfg = loadConfig({
+      ...env,
+      PUBLIC_URL: 'https://bridge.example.com',
+      AUTHKIT_DOMAIN: 'https://acme.authkit.app',
+    });
+    grants = memoryGrantRegistry(cfg);
+    return new McpAuthService(
+      settings,
+      { verify } as unknown as AccessTokenVerifier,
+      { resolve } as unknown as IdentityService,
+      clock as unknown as Clock,
+      grants.registry,
+      grants.metrics,
+      cfg,
+    );
+  };
 
   const verified = (exp: number): VerifiedAccessToken => ({
     sub: 'user_1',
@@ -55,7 +78,7 @@ describe('McpAuthService', () => {
     orgId: null,
     scopes: ['openid', 'email'],
     expiresAt: exp,
-    claims: { sub: 'user_1', exp, email: 'claim@example.com' },
+    claims: { sub: 'user_1', exp, iat: exp - 300, sid: 'session_1', email: 'claim@example.com' },
   });
   const found: IdentityLookup = {
     identity: { legacyUserId: 'legacy-1', email: 'ada@example.com', firstName: 'Ada', lastName: null },
@@ -66,12 +89,7 @@ describe('McpAuthService', () => {
     clock = new FakeClock();
     verify = jest.fn(async (_token: string) => verified(clock.seconds + 300));
     resolve = jest.fn(async (_sub: string) => found);
-    service = new McpAuthService(
-      settings,
-      { verify } as unknown as AccessTokenVerifier,
-      { resolve } as unknown as IdentityService,
-      clock as unknown as Clock,
-    );
+    service = make();
   });
 
   it('builds the caller from the token and the linked identity', async () => {
@@ -108,17 +126,76 @@ describe('McpAuthService', () => {
     expect(verify).toHaveBeenCalledTimes(2);
   });
 
-  it('does not remember a caller built while the identity lookup failed', async () => {
+  it('answers 503 (and remembers nothing) while nobody can say who the caller is', async () => {
     resolve.mockResolvedValueOnce({
       identity: { legacyUserId: null, email: null, firstName: null, lastName: null },
       definitive: false,
     });
-    const degraded = await service.authenticate('Bearer a.b.c');
-    expect(degraded.legacyUserId).toBeNull();
-    expect(degraded.email).toBe('claim@example.com');
+    await expect(service.authenticate('Bearer a.b.c')).rejects.toBeInstanceOf(GrantsUnavailableError);
     const healed = await service.authenticate('Bearer a.b.c');
     expect(healed.legacyUserId).toBe('legacy-1');
     expect(verify).toHaveBeenCalledTimes(2);
+  });
+
+  it('does not remember a caller whose identity came from a degraded lookup', async () => {
+    resolve.mockResolvedValueOnce({ ...found, definitive: false });
+    await service.authenticate('Bearer a.b.c');
+    await service.authenticate('Bearer a.b.c');
+    expect(verify).toHaveBeenCalledTimes(2);
+  });
+
+  it('refuses a user with no legacy identity, unless MCP_ALLOW_UNLINKED_USERS=true', async () => {
+    const unlinked: IdentityLookup = {
+      identity: { legacyUserId: null, email: 'x@example.com', firstName: null, lastName: null },
+      definitive: true,
+    };
+    resolve.mockResolvedValue(unlinked);
+    await expect(service.authenticate('Bearer a.b.c')).rejects.toMatchObject({ reason: 'unlinked' });
+    service = make({ MCP_ALLOW_UNLINKED_USERS: 'true' });
+    const caller = await service.authenticate('Bearer a.b.c');
+    expect(caller.legacyUserId).toBeNull();
+    expect(caller.grantId).toMatch(/^grant_/);
+  });
+
+  it('records one grant per (sub, client_id, sid) and finds it again in memory after a refresh', async () => {
+    const first = await service.authenticate('Bearer a.b.c');
+    const refreshed = await service.authenticate('Bearer d.e.f');
+    expect(refreshed.grantId).toBe(first.grantId);
+    expect(grants.store.reads).toBe(1);
+    verify.mockImplementation(async () => ({
+      ...verified(clock.seconds + 300),
+      claims: { sub: 'user_1', iat: clock.seconds, sid: 'session_2' },
+    }));
+    const other = await service.authenticate('Bearer g.h.i');
+    expect(other.grantId).not.toBe(first.grantId);
+    expect(grants.store.reads).toBe(2);
+  });
+
+  it('refuses a cached token, and a token refreshed later, as soon as its grant is revoked', async () => {
+    const caller = await service.authenticate('Bearer a.b.c');
+    grants.registry.apply([{ seq: 1n, grantId: caller.grantId, legacyUserId: null, createdAt: new Date() }]);
+    await expect(service.authenticate('Bearer a.b.c')).rejects.toMatchObject({ reason: 'revoked' });
+    await expect(service.authenticate('Bearer refreshed.x.y')).rejects.toMatchObject({ reason: 'revoked' });
+    expect(verify).toHaveBeenCalledTimes(2);
+  });
+
+  it('a user-wide revocation ends the grants recorded before it, not the ones after', async () => {
+    const old = await service.authenticate('Bearer a.b.c');
+    const at = new Date(Date.now() + 1);
+    (grants.registry as GrantRegistry).apply([
+      { seq: 1n, grantId: null, legacyUserId: 'legacy-1', createdAt: at },
+    ]);
+    await expect(service.authenticate('Bearer a.b.c')).rejects.toMatchObject({ reason: 'revoked' });
+    expect(old.grantId).toBeDefined();
+    (grants.registry as GrantRegistry).apply([
+      { seq: 2n, grantId: null, legacyUserId: 'legacy-1', createdAt: new Date(0) },
+    ]);
+    verify.mockImplementation(async () => ({
+      ...verified(clock.seconds + 300),
+      claims: { sub: 'user_1', iat: clock.seconds, sid: 'session_new' },
+    }));
+    const fresh = await service.authenticate('Bearer n.e.w');
+    expect(fresh.grantId).not.toBe(old.grantId);
   });
 
   it('passes refusals through and remembers nothing', async () => {

@@ -1,5 +1,14 @@
 import { hash } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
+import {
+  GrantRegistry,
+  GrantRevokedError,
+  GrantsUnavailableError,
+  type GrantState,
+} from '../../access/grant-registry.service';
+import { AccessMetrics } from '../../access/access-metrics';
+import type { AppConfig } from '../../config/app-config';
+import { APP_CONFIG } from '../../config/config.module';
 import type { McpCaller } from '../caller';
 import { Clock } from '../clock';
 import { IdentityService } from '../identity/identity.service';
@@ -9,6 +18,8 @@ import { TokenRejectedError } from './token-errors';
 
 interface CachedCaller {
   caller: McpCaller;
+  /** Shared with the GrantRegistry: a revocation flips it, and the next hit sees it. */
+  grant: GrantState;
   /** Milliseconds since the epoch; never past the token's `exp`. */
   validUntil: number;
 }
@@ -18,7 +29,10 @@ const BEARER = /^bearer$/i;
 /**
  * Turns an Authorization header into the caller, or refuses it. The hot path: a token seen
  * before is answered from a small in-memory map keyed by the SHA-256 of the token (the token
- * itself is not kept) until its `exp`, with no signature check, database or network call.
+ * itself is not kept) until its `exp`, with no signature check, database or network call; the
+ * entry holds its grant's in-memory state, so a revocation applies to the very next call.
+ * A new token (a refresh) is verified, then its user and grant are found in memory (or, the
+ * first time this instance sees them, in the database).
  */
 @Injectable()
 export class McpAuthService {
@@ -27,13 +41,19 @@ export class McpAuthService {
   static readonly MAX_CACHE_MS = 5 * 60_000;
 
   private readonly cache = new Map<string, CachedCaller>();
+  private readonly allowUnlinkedUsers: boolean;
 
   constructor(
     @Inject(MCP_SETTINGS) private readonly settings: McpSettings,
     private readonly verifier: AccessTokenVerifier,
     private readonly identities: IdentityService,
     private readonly clock: Clock,
-  ) {}
+    private readonly grants: GrantRegistry,
+    private readonly accessMetrics: AccessMetrics,
+    @Inject(APP_CONFIG) config: AppConfig,
+  ) {
+    this.allowUnlinkedUsers = config.access.allowUnlinkedUsers;
+  }
 
   /**
    * Resolves the caller, or rejects with TokenRejectedError (a 401) or KeySetUnavailableError
@@ -45,11 +65,41 @@ export class McpAuthService {
     const now = this.clock.now();
     const hit = this.cache.get(key);
     if (hit !== undefined) {
-      if (hit.validUntil > now) return hit.caller;
+      const grant = hit.grant;
+      if (hit.validUntil > now && !grant.revoked && !grant.evicted) {
+        grant.lastUsedMs = now;
+        return hit.caller;
+      }
       this.cache.delete(key);
+      if (grant.revoked) throw this.revoked();
     }
     const verified = await this.verifier.verify(token);
     const { identity, definitive } = await this.identities.resolve(verified.sub);
+    if (identity.legacyUserId === null) {
+      // Nobody could say who this is (WorkOS or the database unreachable): try again shortly.
+      if (!definitive) throw new GrantsUnavailableError();
+      if (!this.allowUnlinkedUsers) {
+        this.accessMetrics.tokenRefused('unlinked');
+        throw new TokenRejectedError('unlinked');
+      }
+    }
+    let grant: GrantState;
+    try {
+      grant = await this.grants.admit(
+        {
+          workosUserId: verified.sub,
+          clientId: verified.clientId ?? '',
+          sessionId: typeof verified.claims.sid === 'string' ? verified.claims.sid : '',
+          legacyUserId: identity.legacyUserId,
+          scopes: verified.scopes,
+          issuedAtMs: (verified.claims.iat ?? 0) * 1000,
+        },
+        now,
+      );
+    } catch (err) {
+      if (err instanceof GrantRevokedError) throw new TokenRejectedError('revoked');
+      throw err;
+    }
     const claimEmail = typeof verified.claims.email === 'string' ? verified.claims.email : null;
     const caller: McpCaller = Object.freeze({
       sub: verified.sub,
@@ -57,6 +107,7 @@ export class McpAuthService {
       email: identity.email ?? claimEmail,
       firstName: identity.firstName,
       lastName: identity.lastName,
+      grantId: grant.id,
       clientId: verified.clientId,
       orgId: verified.orgId,
       scopes: Object.freeze(verified.scopes),
@@ -65,8 +116,18 @@ export class McpAuthService {
     });
     // A caller built while WorkOS or the database was unreachable is used once, not remembered.
     if (definitive)
-      this.remember(key, caller, Math.min(verified.expiresAt * 1000, now + McpAuthService.MAX_CACHE_MS));
+      this.remember(
+        key,
+        caller,
+        grant,
+        Math.min(verified.expiresAt * 1000, now + McpAuthService.MAX_CACHE_MS),
+      );
     return caller;
+  }
+
+  private revoked(): TokenRejectedError {
+    this.grants.refuse();
+    return new TokenRejectedError('revoked');
   }
 
   /** Forgets every verified token (e.g. after a key compromise). */
@@ -74,14 +135,14 @@ export class McpAuthService {
     this.cache.clear();
   }
 
-  private remember(key: string, caller: McpCaller, validUntil: number): void {
+  private remember(key: string, caller: McpCaller, grant: GrantState, validUntil: number): void {
     if (validUntil <= this.clock.now()) return;
     if (this.cache.size >= McpAuthService.MAX_CACHED_TOKENS) {
       // Oldest first; expired entries are mostly the oldest ones.
       const oldest = this.cache.keys().next().value;
       if (oldest !== undefined) this.cache.delete(oldest);
     }
-    this.cache.set(key, { caller, validUntil });
+    this.cache.set(key, { caller, grant, validUntil });
   }
 }
 

@@ -11,7 +11,9 @@ export type TokenRejection =
   | 'not_yet_valid'
   | 'wrong_issuer'
   | 'wrong_audience'
-  | 'missing_claims';
+  | 'missing_claims'
+  | 'revoked'
+  | 'unlinked';
 
 /** A fixed set of sentences: nothing from the token itself is echoed back. */
 export const REJECTION_DESCRIPTIONS: Record<TokenRejection, string> = {
@@ -27,6 +29,9 @@ export const REJECTION_DESCRIPTIONS: Record<TokenRejection, string> = {
   wrong_issuer: 'The access token was not issued by the expected authorization server.',
   wrong_audience: 'The access token was not issued for this resource.',
   missing_claims: 'The access token lacks required claims.',
+  revoked: 'Access for this application was revoked; sign in again to connect it.',
+  unlinked:
+    'Access is revoked: the user of this access token never signed in through this service; sign in again.',
 };
 
 export class TokenRejectedError extends Error {

@@ -3,6 +3,7 @@ import { Challenges, jsonRpcError, requestIdOf } from './challenges';
 const challenges = new Challenges({
   resourceMetadataUrl: 'https://bridge.example.com/.well-known/oauth-protected-resource/mcp',
   challengeScopes: ['openid', 'profile', 'email'],
+  requestOfflineAccess: false,
 });
 
 describe('Challenges (WWW-Authenticate)', () => {
@@ -35,8 +36,35 @@ describe('Challenges (WWW-Authenticate)', () => {
     );
   });
 
+  it('asks for offline_access in the 401 challenges with MCP_REQUEST_OFFLINE_ACCESS, not in the 403', () => {
+    const offline = new Challenges({
+      resourceMetadataUrl: 'https://bridge.example.com/.well-known/oauth-protected-resource/mcp',
+      challengeScopes: ['openid', 'profile', 'email'],
+      requestOfflineAccess: true,
+    });
+    expect(offline.noToken).toBe(
+      'Bearer resource_metadata="https://bridge.example.com/.well-known/oauth-protected-resource/mcp", scope="openid profile email offline_access"',
+    );
+    expect(offline.forRejection('expired')).toMatch(/, scope="openid profile email offline_access"$/);
+    expect(offline.insufficientScope(['openid', 'profile'], 'd')).toBe(
+      challenges.insufficientScope(['openid', 'profile'], 'd'),
+    );
+    expect(offline.insufficientScope(['openid', 'profile'], 'd')).not.toContain('offline_access');
+    expect(challenges.noToken).not.toContain('offline_access');
+    const only = new Challenges({
+      resourceMetadataUrl: 'https://x',
+      challengeScopes: [],
+      requestOfflineAccess: true,
+    });
+    expect(only.noToken).toBe('Bearer resource_metadata="https://x", scope="offline_access"');
+  });
+
   it('quotes values safely', () => {
-    const odd = new Challenges({ resourceMetadataUrl: 'https://x/"\\', challengeScopes: [] });
+    const odd = new Challenges({
+      resourceMetadataUrl: 'https://x/"\\',
+      challengeScopes: [],
+      requestOfflineAccess: false,
+    });
     expect(odd.noToken).toBe('Bearer resource_metadata="https://x/\\"\\\\"');
     expect(challenges.insufficientScope(['a'], 'line\nbreak "q"')).toContain(
       'error_description="line break \\"q\\""',

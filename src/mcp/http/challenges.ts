@@ -1,5 +1,5 @@
 import { REJECTION_DESCRIPTIONS, type TokenRejection } from '../auth/token-errors';
-import type { McpSettings } from '../mcp-settings';
+import { withOfflineAccess, type McpSettings } from '../mcp-settings';
 
 /** An RFC 7230 quoted-string. Every value here is ours (URLs, scopes, fixed sentences). */
 const quoted = (value: string): string =>
@@ -37,6 +37,8 @@ export function requestIdOf(body: unknown): JsonRpcId {
  * - no token:       Bearer resource_metadata="…", scope="…"
  * - refused token:  Bearer error="invalid_token", error_description="…", resource_metadata="…", scope="…"
  * - missing scopes: Bearer error="insufficient_scope", error_description="…", scope="…", resource_metadata="…"
+ * The 401 challenges' `scope` is the configured MCP_SCOPES, plus offline_access with
+ * MCP_REQUEST_OFFLINE_ACCESS=true; the 403's lists exactly the scopes the operation needs.
  * Built once per distinct value; nothing from the request is ever echoed.
  */
 export class Challenges {
@@ -45,11 +47,12 @@ export class Challenges {
   private readonly scopeSuffix: string;
   private readonly metadata: string;
 
-  constructor(settings: Pick<McpSettings, 'resourceMetadataUrl' | 'challengeScopes'>) {
+  constructor(
+    settings: Pick<McpSettings, 'resourceMetadataUrl' | 'challengeScopes' | 'requestOfflineAccess'>,
+  ) {
     this.metadata = `resource_metadata=${quoted(settings.resourceMetadataUrl)}`;
-    this.scopeSuffix = settings.challengeScopes.length
-      ? `, scope=${quoted(settings.challengeScopes.join(' '))}`
-      : '';
+    const scopes = withOfflineAccess(settings.challengeScopes, settings.requestOfflineAccess);
+    this.scopeSuffix = scopes.length ? `, scope=${quoted(scopes.join(' '))}` : '';
     this.noToken = `Bearer ${this.metadata}${this.scopeSuffix}`;
   }
 

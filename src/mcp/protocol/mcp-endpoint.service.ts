@@ -12,6 +12,7 @@ import {
 } from '@modelcontextprotocol/server';
 import { toNodeHandler, type NodeMcpRequestHandler } from '@modelcontextprotocol/node';
 import type { Request, Response } from 'express';
+import { GrantsUnavailableError } from '../../access/grant-registry.service';
 import { KeySetUnavailableError } from '../auth/jwks-key-store';
 import { McpAuthService } from '../auth/mcp-auth.service';
 import { TokenRejectedError } from '../auth/token-errors';
@@ -271,6 +272,10 @@ export class McpEndpointService implements OnModuleDestroy {
         401,
         jsonRpcError(JSONRPC_UNAUTHORIZED, `Unauthorized: ${err.message}`, requestIdOf(body)),
       );
+    }
+    if (err instanceof GrantsUnavailableError) {
+      res.setHeader('Retry-After', '5');
+      return send(res, 503, jsonRpcError(JSONRPC_SERVER_ERROR, err.message, requestIdOf(body)));
     }
     if (err instanceof KeySetUnavailableError) {
       res.setHeader('Retry-After', '10');

@@ -10,6 +10,7 @@ import { McpToolRegistry } from './tool-registry';
 import { WhoamiTool } from './whoami.tool';
 
 const caller = (scopes: string[] = []): McpCaller => ({
+  grantId: 'grant_1',
   sub: 'user_1',
   legacyUserId: 'legacy-1',
   email: 'ada@example.com',
