@@ -2,8 +2,10 @@ import { Module } from '@nestjs/common';
 import { AuthKitModule } from '../authkit/authkit.module';
 import { PrismaService } from '../database/prisma.service';
 import type { PrismaClient } from '../generated/prisma/client';
-import { RateLimiterService } from '../legacy-session/rate-limiter.service';
+import { LegacySessionModule } from '../legacy-session/legacy-session.module';
 import { AccessMetrics } from './access-metrics';
+import { AccountController } from './account/account.controller';
+import { AccountService } from './account/account.service';
 import { AdminTokenGuard } from './admin/admin-token.guard';
 import { AdminController } from './admin/admin.controller';
 import { ClientNameResolver } from './client-names.service';
@@ -18,8 +20,8 @@ import { RevocationFeed } from './revocation-feed.service';
  * person's page or the CLI, with the news spread to every instance through the database.
  */
 @Module({
-  imports: [AuthKitModule],
-  controllers: [AdminController],
+  imports: [AuthKitModule, LegacySessionModule],
+  controllers: [AdminController, AccountController],
   providers: [
     {
       provide: GrantStore,
@@ -31,8 +33,8 @@ import { RevocationFeed } from './revocation-feed.service';
     RevocationFeed,
     GrantsService,
     ClientNameResolver,
-    RateLimiterService,
     AdminTokenGuard,
+    AccountService,
   ],
   exports: [GrantRegistry, GrantsService, AccessMetrics, GrantStore],
 })

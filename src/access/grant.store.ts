@@ -105,7 +105,9 @@ export class GrantStore {
     let bornRevoked = false;
     if (cutoff) {
       const signedInSince = link?.lastLoginAt != null && link.lastLoginAt > cutoff.revokedBefore;
-      bornRevoked = sight.issuedAtMs < cutoff.revokedBefore.getTime() || !signedInSince;
+      // `iat` has whole seconds: a token of the very second of the revocation is judged by the sign-in.
+      const cutoffSecond = Math.floor(cutoff.revokedBefore.getTime() / 1000) * 1000;
+      bornRevoked = sight.issuedAtMs < cutoffSecond || !signedInSince;
     }
     try {
       const row = await this.prisma.grant.create({

@@ -4,6 +4,8 @@
 // with --generate-password. Also: --reset-password, --disable, --enable for an existing user.
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
+import { userInfo } from 'node:os';
+import { GrantStore } from '../access/grant.store';
 import { DomainError } from '../common/errors';
 import { ConfigError, loadConfigFromProcess } from '../config/app-config';
 import { openDatabase } from '../database/adapter';
@@ -24,7 +26,12 @@ export interface UsersAddIo {
 }
 
 /** The command itself, separated from process and database wiring so tests can run it. */
-export async function runUsersAdd(argv: string[], users: LocalUsersService, io: UsersAddIo): Promise<number> {
+export async function runUsersAdd(
+  argv: string[],
+  users: LocalUsersService,
+  io: UsersAddIo,
+  grants?: GrantStore,
+): Promise<number> {
   let values;
   try {
     ({ values } = parseArgs({
@@ -57,8 +64,16 @@ export async function runUsersAdd(argv: string[], users: LocalUsersService, io: 
   };
   try {
     if (values.disable || values.enable) {
-      await users.setDisabled(email, Boolean(values.disable));
-      io.print(`${email} is ${values.disable ? 'disabled' : 'enabled'}.`);
+      const user = await users.setDisabled(email, Boolean(values.disable));
+      if (!values.disable) {
+        io.print(`${email} is enabled. They sign in again to connect AI applications.`);
+        return 0;
+      }
+      // A disabled user keeps no AI access: every grant ends, on every running instance.
+      const ended = grants
+        ? await grants.revokeUser(user.id, { actor: 'cli', actorDetail: osUser() }, 'disable_user')
+        : 0;
+      io.print(`${email} is disabled; ${ended} grant${ended === 1 ? '' : 's'} of AI applications ended.`);
       return 0;
     }
     const pw = await password();
@@ -82,6 +97,15 @@ export async function runUsersAdd(argv: string[], users: LocalUsersService, io: 
       return 1;
     }
     throw err;
+  }
+}
+
+/** Who ran the command, for the audit trail. */
+function osUser(): string {
+  try {
+    return `os-user:${userInfo().username}`;
+  } catch {
+    return 'os-user:unknown';
   }
 }
 
@@ -144,6 +168,7 @@ async function main(): Promise<number> {
       process.argv.slice(2),
       new LocalUsersService(prisma, new PasswordHasher()),
       processIo,
+      new GrantStore(prisma),
     );
   } finally {
     await prisma.$disconnect();

@@ -125,6 +125,7 @@ see the user of your app.</li>
 <h2>Look around</h2>
 <ul>
 <li>${link('/docs/mcp', 'The page for people connecting clients')} (<code>/docs/mcp</code>)</li>
+<li>${link('/account/connections', 'The AI applications connected to your account')} (<code>/account/connections</code>)</li>
 <li>${link('/.well-known/oauth-protected-resource/mcp', 'Protected resource metadata')} (RFC 9728)</li>
 <li>${link(`${info.authkitUrl}/.well-known/oauth-authorization-server`, 'AuthKit (emulator) metadata')}</li>
 <li>${link('/readyz', 'Readiness')}, ${link('/healthz', 'liveness')}, ${link('/metrics', 'Prometheus metrics')}</li>
@@ -154,6 +155,7 @@ export function demoResultPage(
 WorkOS user AuthKit keeps for it.</p>
 <p>The access token's main claims${refreshable ? ' (it came with a refresh token, thanks to <code>offline_access</code>)' : ''}:</p>
 <pre>${escapeHtml(JSON.stringify(shown, null, 2))}</pre>
+<p>See or revoke the AI applications connected to your account: <a href="/account/connections">/account/connections</a></p>
 <p><a class="button" href="/">Back to the demo</a></p>`,
   });
 }

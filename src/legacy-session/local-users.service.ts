@@ -80,17 +80,26 @@ export class LocalUsersService {
     await this.updateByEmail(email, { passwordHash });
   }
 
-  /** A disabled user cannot sign in, and an existing session of theirs stops counting. */
-  async setDisabled(email: string, disabled: boolean): Promise<void> {
-    await this.updateByEmail(email, { disabled });
+  /**
+   * A disabled user cannot sign in, and an existing session of theirs stops counting (their
+   * grants are ended by the caller: src/cli/users-add.ts). Resolves the user's id.
+   */
+  async setDisabled(email: string, disabled: boolean): Promise<{ id: string }> {
+    return this.updateByEmail(email, { disabled });
   }
 
-  private async updateByEmail(email: string, data: { passwordHash?: string; disabled?: boolean }) {
-    const { count } = await this.prisma.localUser.updateMany({
+  private async updateByEmail(
+    email: string,
+    data: { passwordHash?: string; disabled?: boolean },
+  ): Promise<{ id: string }> {
+    const rows = await this.prisma.localUser.updateManyAndReturn({
       where: { email: normalizeEmail(email) },
       data,
+      select: { id: true },
     });
-    if (count === 0) throw new NotFoundError(`There is no user with the email ${normalizeEmail(email)}.`);
+    if (rows.length === 0)
+      throw new NotFoundError(`There is no user with the email ${normalizeEmail(email)}.`);
+    return rows[0];
   }
 
   findByEmail(email: string): Promise<LocalUser | null> {

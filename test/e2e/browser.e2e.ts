@@ -1,7 +1,8 @@
 /**
  * A real browser (Debian's Chromium driven by playwright-core) walks the demo as a person would:
  * the home page, the sign-in form with a wrong password and then the right one, the result, the
- * "Continue as / Use another account" step, and an error page. Every page gets a screenshot in
+ * "Continue as / Use another account" step, an error page, and the connected AI applications with a
+ * revocation (/account/connections). Every page gets a screenshot in
  * test-artifacts/screenshots/ and an axe-core check (no serious or critical violations).
  *
  * Runs when /usr/bin/chromium exists and E2E_BROWSER is not `skip` (.ci/run skips it in the PGlite
@@ -173,6 +174,7 @@ if (skipReason) test.skip(skipReason, () => {});
     await page.waitForURL(/\/demo\/callback\?/);
     expect(await heading()).toBe('Signed in: the MCP server knows you');
     expect(await page.locator('pre').first().innerText()).toContain('"email": "demo@example.com"');
+    expect(await page.getByRole('link', { name: '/account/connections' }).count()).toBe(1);
     await check('04-signed-in');
   });
 
@@ -204,5 +206,44 @@ if (skipReason) test.skip(skipReason, () => {});
     const res = await page.goto(`${base}/docs/mcp`);
     expect(res?.status()).toBe(200);
     await check('07-docs-mcp');
+  });
+
+  it('the connected AI applications (/account/connections), then a revocation', async () => {
+    // Signed in as Alex since the "Use another account" step, whose walk-through connected the demo client.
+    await page.goto(`${base}/`);
+    await page.getByRole('link', { name: 'The AI applications connected to your account' }).click();
+    await page.waitForURL(/\/account\/connections/);
+    expect(await heading()).toBe('Connected AI applications');
+    expect(await page.locator('main').innerText()).toContain(`Signed in as Alex Rivera (${ALEX.email})`);
+    const revoke = page.getByRole('button', { name: 'Revoke Demo client' });
+    expect(await revoke.count()).toBe(1);
+    expect(await page.locator('main').innerText()).toMatch(
+      /Connected \d{1,2} \w+ \d{4} · Last used (just now|\d+ minutes? ago)/,
+    );
+    await check('08-connections');
+
+    // A phone: no sideways scrolling.
+    await page.setViewportSize({ width: 390, height: 844 });
+    expect(
+      await page.evaluate(
+        () =>
+          (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } }).document
+            .documentElement.scrollWidth,
+      ),
+    ).toBeLessThanOrEqual(390);
+    await page.setViewportSize({ width: 1000, height: 760 });
+
+    const [res] = await Promise.all([
+      page.waitForResponse((r) => r.url().includes('/revoke')),
+      revoke.click(),
+    ]);
+    expect(res.status()).toBe(303);
+    await page.waitForURL(/\/account\/connections$/);
+    expect(await page.getByRole('status').innerText()).toBe(
+      'Demo client can no longer act as you. It may have kept working for up to a few seconds.',
+    );
+    expect(await page.getByRole('button', { name: 'Revoke Demo client' }).count()).toBe(0);
+    expect(await page.locator('main').innerText()).toContain('No AI application is connected');
+    await check('09-connection-revoked');
   });
 });

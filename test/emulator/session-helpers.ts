@@ -28,7 +28,7 @@ export async function signIn(
       code_challenge_method: 'S256',
       scope: 'openid profile email offline_access',
     },
-    user,
+    { first_name: 'Session', last_name: 'Tester', ...user },
   );
   const tok = await postForm(`${emulator.url}/oauth2/token`, {
     grant_type: 'authorization_code',
