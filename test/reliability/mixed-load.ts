@@ -66,6 +66,8 @@ export async function runMixedLoad(options: MixedLoadOptions): Promise<MixedLoad
     LOG_LEVEL: 'warn',
     LEGACY_AUTH_STRATEGY: 'local',
     TRUST_PROXY: 'loopback',
+    // The MCP clients' tokens are minted for made-up WorkOS users (one each), never signed in here.
+    MCP_ALLOW_UNLINKED_USERS: 'true',
   });
   try {
     const add = spawnCaptured(
