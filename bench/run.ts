@@ -77,8 +77,10 @@ async function main(): Promise<void> {
     const users = await emulatorChild.call<Array<{ id: string; externalId: string; email: string }>>('users');
     const workosUser = users.find((u) => u.externalId === loginBridge!.info.localUserId);
     if (!workosUser) throw new Error('the seed sign-in did not create the AuthKit user');
+    // One grant (one AuthKit session, `sid`) for every token, as refreshes of one authorization are.
+    const BENCH_SID = 'session_bench';
     const token = await emulatorChild.call<string>('mint', [
-      { sub: workosUser.id, aud: AUDIENCE, email: BENCH_USER.email },
+      { sub: workosUser.id, aud: AUDIENCE, email: BENCH_USER.email, sid: BENCH_SID },
       { expiresInSeconds: 6 * 3600 },
     ]);
     const expectWhoami = (status: number, body: string) => {
@@ -168,7 +170,7 @@ async function main(): Promise<void> {
       const rotation = (
         await emulatorChild.call<string[]>('mintMany', {
           count: rotationSize,
-          claims: { sub: workosUser.id, aud: AUDIENCE, email: BENCH_USER.email },
+          claims: { sub: workosUser.id, aud: AUDIENCE, email: BENCH_USER.email, sid: BENCH_SID },
           opts: { expiresInSeconds: 6 * 3600 },
         })
       ).map((t) => `Bearer ${t}`);

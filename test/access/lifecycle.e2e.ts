@@ -13,7 +13,7 @@ import { GrantStore } from '../../src/access/grant.store';
 import { runUsersAdd } from '../../src/cli/users-add';
 import { LocalUsersService } from '../../src/legacy-session/local-users.service';
 import { BrowserOAuthProvider, connectClient, whoami, type McpClient } from '../e2e/mcp-flow';
-import { usingPostgres } from '../helpers/database';
+import { createTestDatabase, usingPostgres, type TestDatabase } from '../helpers/database';
 import { freePort } from '../helpers/ports';
 import { scrape, startHarness, type Harness } from '../login/harness';
 
@@ -32,6 +32,7 @@ let h: Harness;
 let mcpUrl: string;
 let users: LocalUsersService;
 let port = 0;
+let db: TestDatabase;
 
 /** One MCP request with a bearer token: the status and the challenge. */
 async function call(token: string, base = h.url): Promise<{ status: number; challenge: string }> {
@@ -115,7 +116,8 @@ let alice: Person;
 let bob: Person;
 
 beforeAll(async () => {
-  h = await startHarness({ env: { ADMIN_API_TOKEN: ADMIN_TOKEN } });
+  db = await createTestDatabase();
+  h = await startHarness({ env: { ADMIN_API_TOKEN: ADMIN_TOKEN }, db });
   mcpUrl = `${h.url}/mcp`;
   users = h.app.get(LocalUsersService);
   const a = await users.create({ email: 'alice@lifecycle.example', password: 'alice-password-1' });
@@ -127,6 +129,7 @@ afterAll(async () => {
   await alice?.client.close();
   await bob?.client.close();
   await h?.close();
+  await db?.dispose();
 });
 
 describe('grants', () => {
@@ -313,6 +316,24 @@ describe('users:add -- --disable', () => {
       expect(elapsed).toBeLessThan(5000);
     } finally {
       await other.close();
+    }
+  });
+});
+
+(usingPostgres() ? describe : describe.skip)('the hot path makes no database round trip per call', () => {
+  it('with the database gone, a known token and a token refreshed from a known grant still answer', async () => {
+    const c = await users.create({ email: 'carol@lifecycle.example', password: 'carol-password-1' });
+    const carol = await signIn(c.email, 'carol-password-1', c.id);
+    try {
+      expect((await call(token(carol))).status).toBe(200);
+      const refreshed = await refreshAtAuthKit(carol);
+      expect(refreshed.status).toBe(200);
+      // Every database query from here on fails: the answers below come from memory alone.
+      await db.drop();
+      for (let i = 0; i < 50; i++) expect((await call(token(carol))).status).toBe(200);
+      expect((await call(refreshed.accessToken!)).status).toBe(200);
+    } finally {
+      await carol.client.close();
     }
   });
 });
