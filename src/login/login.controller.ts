@@ -1,18 +1,10 @@
 import { Body, Controller, Get, Inject, Post, Query, Req, Res } from '@nestjs/common';
-import type { CookieOptions, Request, Response } from 'express';
+import type { Request, Response } from 'express';
+import { sendPage } from '../common/page-response';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
 import { COOKIE_PATH } from './login-cookies';
 import { LoginService, type LoginForm, type LoginResponse } from './login.service';
-
-/**
- * Headers of every login page and redirect: never cached. (Never framed, no referrer, the CSP:
- * on every response, src/common/security-headers.ts.)
- */
-const PAGE_HEADERS: Record<string, string> = {
-  'Cache-Control': 'no-store',
-  Pragma: 'no-cache',
-};
 
 /**
  * The Login URI and the steps of the flow. Speaks only HTTP: each route hands the request to
@@ -51,25 +43,6 @@ export class LoginController {
   }
 
   private send(res: Response, out: LoginResponse): void {
-    const base: CookieOptions = {
-      httpOnly: true,
-      sameSite: 'lax',
-      secure: this.config.secureCookies,
-      path: COOKIE_PATH,
-      signed: true,
-    };
-    for (const c of out.cookies ?? []) {
-      if (c.value === undefined) res.clearCookie(c.name, { ...base, signed: false });
-      else res.cookie(c.name, c.value, { ...base, ...(c.maxAgeMs ? { maxAge: c.maxAgeMs } : {}) });
-    }
-    res.set({ ...PAGE_HEADERS, ...out.headers });
-    if (out.redirect) {
-      res.redirect(out.status, out.redirect);
-      return;
-    }
-    res
-      .status(out.status)
-      .type('html')
-      .send(out.html ?? '');
+    sendPage(res, out, { secure: this.config.secureCookies, defaultPath: COOKIE_PATH });
   }
 }

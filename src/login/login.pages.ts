@@ -23,6 +23,15 @@ export const resumePath = (txId: string): string => `${LOGIN_ROUTES.resume}?tx=$
 
 const displayName = (u: LegacyUser) => [u.firstName, u.lastName].filter(Boolean).join(' ');
 
+/** The email and password fields and the Sign in button of every password form (focus where it helps). */
+export function emailPasswordFields(email?: string): string {
+  return `<label for="email">Email</label>
+<input id="email" name="email" type="email" autocomplete="username" required maxlength="320" value="${e(email ?? '')}"${email ? '' : ' autofocus'}>
+<label for="password">Password</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required maxlength="1024"${email ? ' autofocus' : ''}>
+<button type="submit">Sign in</button>`;
+}
+
 export function signInPage(
   form: FormContext,
   options: { email?: string; error?: string; notice?: string } = {},
@@ -33,11 +42,7 @@ export function signInPage(
 ${options.notice ? `<p>${e(options.notice)}</p>` : ''}${options.error ? `<p class="error" role="alert" id="form-error">${e(options.error)}</p>` : ''}
 <form method="post" action="${LOGIN_ROUTES.local}"${options.error ? ' aria-describedby="form-error"' : ''}>
 ${hidden(form)}
-<label for="email">Email</label>
-<input id="email" name="email" type="email" autocomplete="username" required maxlength="320" value="${e(options.email ?? '')}"${options.email ? '' : ' autofocus'}>
-<label for="password">Password</label>
-<input id="password" name="password" type="password" autocomplete="current-password" required maxlength="1024"${options.email ? ' autofocus' : ''}>
-<button type="submit">Sign in</button>
+${emailPasswordFields(options.email)}
 </form>`,
   });
 }

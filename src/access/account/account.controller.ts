@@ -1,14 +1,10 @@
 import { Body, Controller, Get, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
-import type { CookieOptions, Request, Response } from 'express';
+import type { Request, Response } from 'express';
+import { sendPage } from '../../common/page-response';
+import { ACCOUNT_COOKIE_PATH } from './account-cookies';
 import type { AppConfig } from '../../config/app-config';
 import { APP_CONFIG } from '../../config/config.module';
 import { AccountService, type AccountForm, type AccountResponse } from './account.service';
-
-/** Headers of every answer of these routes: never cached (security headers: src/common/security-headers.ts). */
-const PAGE_HEADERS: Record<string, string> = {
-  'Cache-Control': 'no-store',
-  Pragma: 'no-cache',
-};
 
 /**
  * The person's page: the AI applications connected to their account, and the Revoke buttons.
@@ -54,29 +50,6 @@ export class AccountController {
   }
 
   private send(res: Response, out: AccountResponse): void {
-    const base: CookieOptions = {
-      httpOnly: true,
-      sameSite: 'lax',
-      secure: this.config.secureCookies,
-      signed: true,
-    };
-    for (const c of out.cookies ?? []) {
-      if (c.value === undefined) res.clearCookie(c.name, { ...base, path: c.path, signed: false });
-      else
-        res.cookie(c.name, c.value, {
-          ...base,
-          path: c.path,
-          ...(c.maxAgeMs ? { maxAge: c.maxAgeMs } : {}),
-        });
-    }
-    res.set({ ...PAGE_HEADERS, ...out.headers });
-    if (out.redirect) {
-      res.redirect(out.status, out.redirect);
-      return;
-    }
-    res
-      .status(out.status)
-      .type('html')
-      .send(out.html ?? '');
+    sendPage(res, out, { secure: this.config.secureCookies, defaultPath: ACCOUNT_COOKIE_PATH });
   }
 }

@@ -1,6 +1,7 @@
 import { escapeHtml as e, renderPage } from '../../common/html';
 import type { LegacyUser } from '../../legacy-session/legacy-user';
 import type { GrantView } from '../grants.service';
+import { emailPasswordFields } from '../../login/login.pages';
 
 /** Routes of the person's page (relative to the bridge's origin). */
 export const ACCOUNT_ROUTES = {
@@ -180,11 +181,7 @@ export function accountSignInPage(
 ${options.notice ? `<p role="status">${e(options.notice)}</p>` : ''}${options.error ? `<p class="error" role="alert" id="form-error">${e(options.error)}</p>` : ''}
 <form method="post" action="${ACCOUNT_ROUTES.signIn}"${options.error ? ' aria-describedby="form-error"' : ''}>
 ${csrfField(csrf)}
-<label for="email">Email</label>
-<input id="email" name="email" type="email" autocomplete="username" required maxlength="320" value="${e(options.email ?? '')}"${options.email ? '' : ' autofocus'}>
-<label for="password">Password</label>
-<input id="password" name="password" type="password" autocomplete="current-password" required maxlength="1024"${options.email ? ' autofocus' : ''}>
-<button type="submit">Sign in</button>
+${emailPasswordFields(options.email)}
 </form>`,
   });
 }
