@@ -1,10 +1,4 @@
-import {
-  BeforeApplicationShutdown,
-  Inject,
-  Injectable,
-  Logger,
-  OnApplicationBootstrap,
-} from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
 import { isDatabaseUnavailable } from '../database/prisma-errors';
@@ -52,7 +46,7 @@ const keyOf = (k: { workosUserId: string; clientId: string; sessionId: string })
  * GRANT_LAST_USED_FLUSH_SECONDS.
  */
 @Injectable()
-export class GrantRegistry implements OnApplicationBootstrap, BeforeApplicationShutdown {
+export class GrantRegistry implements OnApplicationBootstrap, OnModuleDestroy {
   static readonly MAX_GRANTS = 100_000;
 
   private readonly logger = new Logger('Grants');
@@ -75,7 +69,8 @@ export class GrantRegistry implements OnApplicationBootstrap, BeforeApplicationS
     ).unref();
   }
 
-  async beforeApplicationShutdown(): Promise<void> {
+  /** Last uses are written before the database closes (DatabaseModule, global, is destroyed last). */
+  async onModuleDestroy(): Promise<void> {
     clearInterval(this.flushTimer);
     await this.flush();
   }

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { Client } from 'pg';
 import { AuthKitClient } from '../authkit/authkit-client';
 import type { AppConfig } from '../config/app-config';
@@ -20,7 +20,7 @@ const SESSION_SWEEP_EVERY = 5;
  * each grant) and records the outcome on the grant; the bridge's own refusal does not depend on it.
  */
 @Injectable()
-export class RevocationFeed implements OnApplicationBootstrap, OnApplicationShutdown {
+export class RevocationFeed implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger('RevocationFeed');
   private lastSeq = 0n;
   private timer?: NodeJS.Timeout;
@@ -49,7 +49,8 @@ export class RevocationFeed implements OnApplicationBootstrap, OnApplicationShut
     if (this.config.database.kind === 'postgres') void this.listen(this.config.database.url);
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  /** Stops before the database closes (DatabaseModule, global, is destroyed last). */
+  async onModuleDestroy(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
     const listener = this.listener;

@@ -117,7 +117,7 @@ let bob: Person;
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  h = await startHarness({ env: { ADMIN_API_TOKEN: ADMIN_TOKEN }, db });
+  h = await startHarness({ env: { ADMIN_API_TOKEN: ADMIN_TOKEN, GRANT_LAST_USED_FLUSH_SECONDS: '1' }, db });
   mcpUrl = `${h.url}/mcp`;
   users = h.app.get(LocalUsersService);
   const a = await users.create({ email: 'alice@lifecycle.example', password: 'alice-password-1' });
@@ -169,6 +169,18 @@ describe('grants', () => {
     expect(decodeJwt(refreshed.accessToken!).sid).toBe(sid);
     expect((await call(refreshed.accessToken!)).status).toBe(200);
     expect(await h.prisma.grant.count()).toBe(before);
+  });
+
+  it('last use reaches the database (written every GRANT_LAST_USED_FLUSH_SECONDS)', async () => {
+    const id = (await h.prisma.grant.findFirstOrThrow({ where: { legacyUserId: bob.id } })).id;
+    const before = (await h.prisma.grant.findUniqueOrThrow({ where: { id } })).lastUsedAt.getTime();
+    await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 20; i++) expect((await call(token(bob))).status).toBe(200);
+    const written = await eventually(
+      async () => (await h.prisma.grant.findUniqueOrThrow({ where: { id } })).lastUsedAt.getTime() > before,
+      true,
+    );
+    expect(written).toBe(true);
   });
 
   it('a token of a WorkOS user who never signed in here is refused like a revoked one', async () => {
