@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { createApp, listen } from './bootstrap';
 import { ConfigError, loadConfigFromProcess } from './config/app-config';
+import { DataFolderInUseError, lockDataFolder } from './database/data-folder-lock';
 import { demoInfo, startDemoAuthKit, type DemoAuthKit } from './demo/demo-authkit';
 import { DemoUserSeeder, DEMO_USER } from './legacy-session/demo-user.seeder';
 
@@ -19,6 +20,19 @@ async function main(): Promise<void> {
   }
   // Demo mode (no WORKOS_API_KEY; refused in production): the embedded AuthKit emulator stands in for
   // WorkOS, and the demo's own pages (home page, walk-through) are added. Production loads neither.
+  // The embedded database folder is this process's alone: a second server (or users:add while
+  // this one runs) is refused before the emulator starts or anything is written.
+  if (config.database.kind === 'pglite' && config.database.dataDir !== 'memory://') {
+    try {
+      lockDataFolder(config.database.dataDir);
+    } catch (err) {
+      if (err instanceof DataFolderInUseError) {
+        console.error(err.message);
+        process.exit(1);
+      }
+      throw err;
+    }
+  }
   let demo: DemoAuthKit | undefined;
   const modules = [];
   if (config.demo) {

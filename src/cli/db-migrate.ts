@@ -2,6 +2,7 @@
 // folder) with Prisma's schema engine, recording them in _prisma_migrations.
 import { loadConfigFromProcess, ConfigError } from '../config/app-config';
 import { openDatabase } from '../database/adapter';
+import { DataFolderInUseError } from '../database/data-folder-lock';
 import { applyMigrations } from '../database/migrator';
 
 async function main(): Promise<void> {
@@ -20,7 +21,9 @@ main()
   .then(() => process.exit(0))
   .catch((err: unknown) => {
     console.error(
-      err instanceof ConfigError ? err.message : `Migration failed: ${(err as Error).message ?? err}`,
+      err instanceof ConfigError || err instanceof DataFolderInUseError
+        ? err.message
+        : `Migration failed: ${(err as Error).message ?? err}`,
     );
     process.exit(1);
   });

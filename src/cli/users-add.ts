@@ -9,6 +9,7 @@ import { GrantStore } from '../access/grant.store';
 import { DomainError } from '../common/errors';
 import { ConfigError, loadConfigFromProcess } from '../config/app-config';
 import { openDatabase } from '../database/adapter';
+import { DataFolderInUseError } from '../database/data-folder-lock';
 import { applyMigrations } from '../database/migrator';
 import { PrismaClient } from '../generated/prisma/client';
 import { LocalUsersService } from '../legacy-session/local-users.service';
@@ -181,7 +182,7 @@ if (require.main === module) {
     .then((code) => process.exit(code))
     .catch((err: unknown) => {
       console.error(
-        err instanceof ConfigError || err instanceof DomainError
+        err instanceof ConfigError || err instanceof DomainError || err instanceof DataFolderInUseError
           ? err.message
           : `users:add failed: ${(err as Error).message ?? err}`,
       );

@@ -1,9 +1,9 @@
-import { mkdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
 import { PrismaPg } from '@prisma/adapter-pg';
 import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import type { AppConfig } from '../config/app-config';
+import { lockDataFolder } from './data-folder-lock';
 
 export interface DatabaseHandle {
   kind: 'pglite' | 'postgres';
@@ -14,7 +14,8 @@ export interface DatabaseHandle {
 
 /**
  * Picks the driver adapter from the configuration: PostgreSQL through `pg` with a pool, or
- * embedded PGlite (WASM PostgreSQL) stored in a folder, or in memory for `memory://`.
+ * embedded PGlite (WASM PostgreSQL) stored in a folder (held by this process alone:
+ * data-folder-lock.ts), or in memory for `memory://`.
  */
 export function openDatabase(database: AppConfig['database']): DatabaseHandle {
   if (database.kind === 'postgres') {
@@ -30,13 +31,24 @@ export function openDatabase(database: AppConfig['database']): DatabaseHandle {
     };
   }
   const inMemory = database.dataDir === 'memory://';
-  if (!inMemory) mkdirSync(database.dataDir, { recursive: true });
-  const pglite = new PGlite(inMemory ? undefined : database.dataDir);
+  // One process per folder: refused here, before anything is opened or written.
+  const unlock = inMemory ? () => undefined : lockDataFolder(database.dataDir);
+  let pglite: PGlite;
+  try {
+    pglite = new PGlite(inMemory ? undefined : database.dataDir);
+  } catch (err) {
+    unlock();
+    throw err;
+  }
   return {
     kind: 'pglite',
     factory: new PrismaPGlite(pglite),
     close: async () => {
-      if (!pglite.closed) await pglite.close();
+      try {
+        if (!pglite.closed) await pglite.close();
+      } finally {
+        unlock();
+      }
     },
   };
 }
