@@ -23,6 +23,7 @@ module.exports = {
   // The generated Prisma client imports its own files with a .js suffix.
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   moduleFileExtensions: ['ts', 'js', 'mjs', 'cjs', 'json'],
+  setupFiles: ['<rootDir>/test/setup/quiet-nest-logger.ts'],
   testTimeout: 30000,
   maxWorkers: 2,
 };

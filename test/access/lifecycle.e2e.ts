@@ -13,7 +13,8 @@ import { GrantStore } from '../../src/access/grant.store';
 import { runUsersAdd } from '../../src/cli/users-add';
 import { LocalUsersService } from '../../src/legacy-session/local-users.service';
 import { BrowserOAuthProvider, connectClient, whoami, type McpClient } from '../e2e/mcp-flow';
-import { createTestDatabase, usingPostgres, type TestDatabase } from '../helpers/database';
+import { createTestDatabase, type TestDatabase } from '../helpers/database';
+import { describeUnless, NEEDS_POSTGRES } from '../helpers/skip';
 import { freePort } from '../helpers/ports';
 import { scrape, startHarness, type Harness } from '../login/harness';
 
@@ -313,7 +314,7 @@ describe('users:add -- --disable', () => {
   });
 });
 
-(usingPostgres() ? describe : describe.skip)('two instances on one PostgreSQL', () => {
+describeUnless(NEEDS_POSTGRES, __filename)('two instances on one PostgreSQL', () => {
   it('a revocation on one is refused by the other within 5 s', async () => {
     const otherPort = await freePort();
     const other = await createApp({ ...h.config, port: otherPort });
@@ -332,7 +333,7 @@ describe('users:add -- --disable', () => {
   });
 });
 
-(usingPostgres() ? describe : describe.skip)('the hot path makes no database round trip per call', () => {
+describeUnless(NEEDS_POSTGRES, __filename)('the hot path makes no database round trip per call', () => {
   it('with the database gone, a known token and a token refreshed from a known grant still answer', async () => {
     const c = await users.create({ email: 'carol@lifecycle.example', password: 'carol-password-1' });
     const carol = await signIn(c.email, 'carol-password-1', c.id);

@@ -18,16 +18,15 @@ import {
   startBuiltServer,
   type BuiltServer,
 } from '../helpers/built-server';
-import { createTestDatabase, usingPostgres, type TestDatabase } from '../helpers/database';
+import { createTestDatabase, type TestDatabase } from '../helpers/database';
 import { Browser } from '../login/browser';
 import { authorizeUrl, pkce } from '../emulator/helpers';
 import { BrowserOAuthProvider, connectClient, whoami, type Exchange, type McpClient } from './mcp-flow';
+import { describeUnless, NEEDS_POSTGRES } from '../helpers/skip';
 
 const [alice, bob] = LEGACY_USERS;
 const CLIENT = { clientId: 'client_two_instances', redirectUri: 'http://127.0.0.1:33531/callback' };
-const describePg = usingPostgres() ? describe : describe.skip;
-if (!usingPostgres())
-  test.skip('skipped: several instances need a shared PostgreSQL (set TEST_DATABASE_URL); PGlite is one process', () => {});
+const describePg = describeUnless(NEEDS_POSTGRES, __filename);
 
 describePg('two bridge processes on one PostgreSQL behind one origin', () => {
   let db: TestDatabase;

@@ -1,16 +1,17 @@
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { createApp } from '../../src/bootstrap';
 import { LocalUsersService } from '../../src/legacy-session/local-users.service';
-import { createTestDatabase, usingPostgres, type TestDatabase } from '../helpers/database';
+import { createTestDatabase, type TestDatabase } from '../helpers/database';
 import { Browser, formFields } from './browser';
 import { externalAuthIdOf, freePort, startHarness, type Harness } from './harness';
+import { describeUnless, NEEDS_POSTGRES } from '../helpers/skip';
 
 /**
  * Two instances on one PostgreSQL behind one PUBLIC_URL: a flow may hop between them, and two
  * requests racing on different instances still complete a transaction once. (The embedded
  * PGlite database belongs to one process, so this suite needs TEST_DATABASE_URL.)
  */
-(usingPostgres() ? describe : describe.skip)('login bridge on two instances (PostgreSQL)', () => {
+describeUnless(NEEDS_POSTGRES, __filename)('login bridge on two instances (PostgreSQL)', () => {
   let db: TestDatabase;
   let h: Harness;
   let second: NestExpressApplication;

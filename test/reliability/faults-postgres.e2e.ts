@@ -12,9 +12,10 @@ import { Browser } from '../login/browser';
 import { externalAuthIdOf, startHarness, type Harness } from '../login/harness';
 import { MCP_HEADERS, toolCall } from '../mcp/helpers';
 import { privatePostgresUnavailable, startPrivatePostgres, type PrivatePostgres } from './private-postgres';
+import { describeUnless } from '../helpers/skip';
 
 const unavailable = privatePostgresUnavailable();
-const suite = unavailable ? describe.skip : describe;
+const suite = describeUnless(unavailable, __filename);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 suite(`PostgreSQL restarted mid-traffic${unavailable ? ` (skipped: ${unavailable})` : ''}`, () => {

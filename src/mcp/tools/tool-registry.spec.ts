@@ -1,4 +1,4 @@
-import { ConsoleLogger, Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { Test } from '@nestjs/testing';
 import { ProtocolError } from '@modelcontextprotocol/server';
@@ -52,8 +52,6 @@ class EchoTools {
 }
 
 describe('McpToolRegistry', () => {
-  beforeAll(() => Logger.overrideLogger(false));
-  afterAll(() => Logger.overrideLogger(new ConsoleLogger()));
   let registry: McpToolRegistry;
   let echo: EchoTools;
 
@@ -63,6 +61,8 @@ describe('McpToolRegistry', () => {
       providers: [McpToolRegistry, EchoTools, WhoamiTool, ProfileTool],
     }).compile();
     await moduleRef.init();
+    // compile() installs Nest's testing logger, which prints the errors these tests provoke.
+    Logger.overrideLogger(false);
     registry = moduleRef.get(McpToolRegistry);
     echo = moduleRef.get(EchoTools);
   });
