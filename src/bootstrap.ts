@@ -1,6 +1,6 @@
 import { Logger as NestLogger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import type { NestExpressApplication } from '@nestjs/platform-express';
+import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
 import cookieParser from 'cookie-parser';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { Logger } from 'nestjs-pino';
@@ -19,10 +19,11 @@ export async function createApp(
   config: AppConfig,
   options: AppModuleOptions = {},
 ): Promise<NestExpressApplication> {
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, options), {
-    bufferLogs: true,
-    bodyParser: false,
-  });
+  const app = await NestFactory.create<NestExpressApplication>(
+    AppModule.forRoot(config, options),
+    new ExpressAdapter(strictExpress()),
+    { bufferLogs: true, bodyParser: false },
+  );
   app.useLogger(app.get(Logger));
   app.set('trust proxy', config.trustProxy);
   app.disable('x-powered-by');
@@ -41,6 +42,21 @@ export async function createApp(
   app.use(cookieParser(config.session.secret));
   app.enableShutdownHooks();
   return app;
+}
+
+/**
+ * An Express application with one spelling per route: `/mcp` is the MCP endpoint, `/mcp/`,
+ * `/MCP` and `/Mcp` are 404s. Express matches routes case-insensitively and with an optional
+ * trailing slash by default, so anything that decides by the path (a middleware, a policy, a
+ * proxy rule in front of the bridge) could disagree with the router about which route a request
+ * reaches. The router reads these settings once, when it is created (the adapter's constructor
+ * creates it), so they are set before the adapter exists.
+ */
+function strictExpress(): express.Express {
+  const server = express();
+  server.set('case sensitive routing', true);
+  server.set('strict routing', true);
+  return server;
 }
 
 /** Starts listening; on SIGTERM/SIGINT Nest drains requests and closes the database. */

@@ -69,7 +69,14 @@ describe(`Prisma client on ${engine}`, () => {
     const id = randomUUID();
     const expiresAt = new Date(Date.now() + 600_000);
     await prisma.loginTransaction.create({
-      data: { id, externalAuthId: 'ext_auth_01ABC', browserBinding: 'hash', strategy: 'local', expiresAt },
+      data: {
+        id,
+        externalAuthId: 'ext_auth_01ABC',
+        externalAuthIdHash: 'hash-of-ext_auth_01ABC',
+        browserBinding: 'hash',
+        strategy: 'local',
+        expiresAt,
+      },
     });
     const row = await prisma.loginTransaction.findUniqueOrThrow({ where: { id } });
     expect(row).toMatchObject({

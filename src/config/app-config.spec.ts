@@ -119,9 +119,9 @@ describe('loadConfig', () => {
       WORKOS_API_URL: 'http://api.workos.com',
     });
     expect(problems).toEqual([
-      'PUBLIC_URL: must be https:// in production',
-      'WORKOS_API_URL: must be https:// in production',
-      'AUTHKIT_DOMAIN: must be https:// in production',
+      expect.stringMatching(/^PUBLIC_URL: must be https:\/\/ in production .*e\.g\. https:\/\/bridge/),
+      expect.stringMatching(/^WORKOS_API_URL: must be https:\/\/ in production .*e\.g\. https:\/\/api/),
+      expect.stringMatching(/^AUTHKIT_DOMAIN: must be https:\/\/ in production .*e\.g\. https:\/\/acme/),
     ]);
   });
 
@@ -138,26 +138,32 @@ describe('loadConfig', () => {
 
   it('needs the WorkOS client id and AuthKit domain outside demo mode', () => {
     expect(problemsOf({ WORKOS_API_KEY: 'sk_test_1' })).toEqual([
-      'WORKOS_CLIENT_ID: required when WORKOS_API_KEY is set',
-      'AUTHKIT_DOMAIN: required when WORKOS_API_KEY is set',
+      expect.stringMatching(/^WORKOS_CLIENT_ID: required when WORKOS_API_KEY is set .*e\.g\. client_/),
+      expect.stringMatching(/^AUTHKIT_DOMAIN: required when WORKOS_API_KEY is set .*e\.g\. https:/),
     ]);
   });
 
   it('rejects an AuthKit domain with a trailing slash (issuer comparison is byte for byte)', () => {
     expect(problemsOf({ ...full, AUTHKIT_DOMAIN: 'https://acme.authkit.app/' })).toEqual([
-      'AUTHKIT_DOMAIN: must not end with "/" (it is compared byte for byte with the issuer)',
+      'AUTHKIT_DOMAIN: must not end with "/" (it is compared byte for byte with the issuer), e.g. https://acme.authkit.app',
     ]);
   });
 
   it('checks what each legacy strategy needs', () => {
     expect(problemsOf({ LEGACY_AUTH_STRATEGY: 'session-introspection' })).toEqual([
-      'LEGACY_SESSION_URL: required for LEGACY_AUTH_STRATEGY=session-introspection',
-      'LEGACY_LOGIN_URL: required for LEGACY_AUTH_STRATEGY=session-introspection',
+      expect.stringMatching(
+        /^LEGACY_SESSION_URL: required for LEGACY_AUTH_STRATEGY=session-introspection .*e\.g\. /,
+      ),
+      expect.stringMatching(
+        /^LEGACY_LOGIN_URL: required for LEGACY_AUTH_STRATEGY=session-introspection .*e\.g\. /,
+      ),
     ]);
     expect(
       problemsOf({ LEGACY_AUTH_STRATEGY: 'jwt-cookie', LEGACY_LOGIN_URL: 'http://legacy/login' }),
     ).toEqual([
-      'LEGACY_JWT_SECRET: set it (HS256) or LEGACY_JWT_JWKS_URL for LEGACY_AUTH_STRATEGY=jwt-cookie',
+      expect.stringMatching(
+        /^LEGACY_JWT_SECRET: set it \(HS256\) or LEGACY_JWT_JWKS_URL for LEGACY_AUTH_STRATEGY=jwt-cookie .*e\.g\. /,
+      ),
     ]);
     expect(
       problemsOf({
@@ -185,6 +191,17 @@ describe('EMULATOR_PORT', () => {
   });
 });
 
+describe('LOGIN_CONFIRM_CONNECT', () => {
+  it('asks a signed-out person before the legacy login unless set to false', () => {
+    expect(loadConfig({}).login.confirmConnect).toBe(true);
+    expect(loadConfig({ LOGIN_CONFIRM_CONNECT: '' }).login.confirmConnect).toBe(true);
+    expect(loadConfig({ LOGIN_CONFIRM_CONNECT: 'false' }).login.confirmConnect).toBe(false);
+    expect(problemsOf({ LOGIN_CONFIRM_CONNECT: 'no' })).toEqual([
+      expect.stringMatching(/^LOGIN_CONFIRM_CONNECT: /),
+    ]);
+  });
+});
+
 describe('.env.example', () => {
   it('documents every variable the service reads', () => {
     const documented = new Set(
@@ -198,15 +215,19 @@ describe('.env.example', () => {
 });
 
 describe('LOGIN_RATE_LIMIT_*', () => {
-  it('defaults to 30 attempts per IP and 10 per account per 15 minutes', () => {
-    expect(loadConfig({}).login.rateLimit).toEqual({ perIp: 30, perAccount: 10, windowSeconds: 900 });
+  const defaults = { perIp: 30, perAccount: 100, perAccountAndIp: 10, windowSeconds: 900, perSecond: 100 };
+
+  it('defaults to 30 attempts per address, 10 per account and address, 100 per account per 15 minutes, 100/s', () => {
+    expect(loadConfig({}).login.rateLimit).toEqual(defaults);
     expect(
       loadConfig({
         LOGIN_RATE_LIMIT_PER_IP: '',
         LOGIN_RATE_LIMIT_PER_ACCOUNT: ' ',
+        LOGIN_RATE_LIMIT_PER_ACCOUNT_AND_IP: '',
         LOGIN_RATE_LIMIT_WINDOW_SECONDS: '',
+        LOGIN_RATE_LIMIT_PER_SECOND: '',
       }).login.rateLimit,
-    ).toEqual({ perIp: 30, perAccount: 10, windowSeconds: 900 });
+    ).toEqual(defaults);
   });
 
   it('takes each limit and the window from the environment, bounds included', () => {
@@ -216,32 +237,60 @@ describe('LOGIN_RATE_LIMIT_*', () => {
         LOGIN_RATE_LIMIT_PER_ACCOUNT: '5',
         LOGIN_RATE_LIMIT_WINDOW_SECONDS: '3600',
       }).login.rateLimit,
-    ).toEqual({ perIp: 200, perAccount: 5, windowSeconds: 3600 });
+    ).toEqual({ ...defaults, perIp: 200, perAccount: 5, windowSeconds: 3600 });
     expect(
       loadConfig({
         LOGIN_RATE_LIMIT_PER_IP: '1',
         LOGIN_RATE_LIMIT_PER_ACCOUNT: '1',
         LOGIN_RATE_LIMIT_WINDOW_SECONDS: '60',
+        LOGIN_RATE_LIMIT_PER_ACCOUNT_AND_IP: '1',
+        LOGIN_RATE_LIMIT_PER_SECOND: '1',
       }).login.rateLimit,
-    ).toEqual({ perIp: 1, perAccount: 1, windowSeconds: 60 });
+    ).toEqual({ perIp: 1, perAccount: 1, perAccountAndIp: 1, windowSeconds: 60, perSecond: 1 });
     expect(
       loadConfig({
         LOGIN_RATE_LIMIT_PER_IP: '100000',
         LOGIN_RATE_LIMIT_PER_ACCOUNT: '1000',
         LOGIN_RATE_LIMIT_WINDOW_SECONDS: '86400',
+        LOGIN_RATE_LIMIT_PER_ACCOUNT_AND_IP: '1000',
+        LOGIN_RATE_LIMIT_PER_SECOND: '100000',
       }).login.rateLimit,
-    ).toEqual({ perIp: 100_000, perAccount: 1000, windowSeconds: 86_400 });
+    ).toEqual({
+      perIp: 100_000,
+      perAccount: 1000,
+      perAccountAndIp: 1000,
+      windowSeconds: 86_400,
+      perSecond: 100_000,
+    });
   });
 
   it.each([
     ['LOGIN_RATE_LIMIT_PER_IP', ['0', '-5', '100001', '2.5', 'thirty', 'Infinity'], '1 to 100000'],
     ['LOGIN_RATE_LIMIT_PER_ACCOUNT', ['0', '1001', '0.5', 'ten'], '1 to 1000'],
     ['LOGIN_RATE_LIMIT_WINDOW_SECONDS', ['59', '86401', '900.5', '15m'], '60 to 86400'],
+    ['LOGIN_RATE_LIMIT_PER_ACCOUNT_AND_IP', ['0', '1001', '2.5', 'ten'], '1 to 1000'],
+    ['LOGIN_RATE_LIMIT_PER_SECOND', ['0', '100001', '0.5', 'fast'], '1 to 100000'],
+    ['RATE_LIMIT_IPV6_PREFIX', ['0', '15', '129', '64.5', '/64'], '16 to 128'],
+    ['PASSWORD_HASH_CONCURRENCY', ['0', '65', '1.5', 'two'], '1 to 64'],
+    ['PASSWORD_HASH_QUEUE', ['-1', '10001', '3.5', 'many'], '0 to 10000'],
   ])('refuses a bad %s with one line that names the range', (name, values, range) => {
     for (const value of values) {
       const problems = problemsOf({ [name]: value });
       expect(problems).toEqual([`${name}: must be a whole number from ${range}`]);
     }
+  });
+
+  it('keys IPv6 clients by /64 unless RATE_LIMIT_IPV6_PREFIX says otherwise', () => {
+    expect(loadConfig({}).rateLimitIpv6Prefix).toBe(64);
+    expect(loadConfig({ RATE_LIMIT_IPV6_PREFIX: '48' }).rateLimitIpv6Prefix).toBe(48);
+    expect(loadConfig({ RATE_LIMIT_IPV6_PREFIX: '128' }).rateLimitIpv6Prefix).toBe(128);
+  });
+
+  it('caps password hashing at 2 at once with 32 waiting unless PASSWORD_HASH_* say otherwise', () => {
+    expect(loadConfig({}).login.passwordHashing).toEqual({ concurrency: 2, queue: 32 });
+    expect(
+      loadConfig({ PASSWORD_HASH_CONCURRENCY: '8', PASSWORD_HASH_QUEUE: '0' }).login.passwordHashing,
+    ).toEqual({ concurrency: 8, queue: 0 });
   });
 
   it('reports every bad limit at once, without echoing the values', () => {
@@ -256,5 +305,125 @@ describe('LOGIN_RATE_LIMIT_*', () => {
       'LOGIN_RATE_LIMIT_WINDOW_SECONDS',
     ]);
     expect(problems.join('\n')).not.toContain('seventeen');
+  });
+});
+
+describe('production hardening of the legacy strategies and TRUST_PROXY', () => {
+  const jwtCookie = {
+    ...full,
+    LEGACY_AUTH_STRATEGY: 'jwt-cookie',
+    LEGACY_LOGIN_URL: 'https://app.example.com/login',
+    LEGACY_JWT_SECRET: 's'.repeat(32),
+  };
+  const introspection = {
+    ...full,
+    LEGACY_AUTH_STRATEGY: 'session-introspection',
+    LEGACY_SESSION_URL: 'https://app.example.com/api/session',
+    LEGACY_LOGIN_URL: 'https://app.example.com/login',
+  };
+
+  it('jwt-cookie: refuses production without LEGACY_JWT_ISSUER and LEGACY_JWT_AUDIENCE, saying why and how', () => {
+    const problems = problemsOf(jwtCookie);
+    expect(problems).toEqual([
+      expect.stringMatching(/^LEGACY_JWT_ISSUER: required in production .*e\.g\. /),
+      expect.stringMatching(/^LEGACY_JWT_AUDIENCE: required in production .*e\.g\. /),
+    ]);
+    expect(
+      problemsOf({ ...jwtCookie, LEGACY_JWT_ISSUER: 'https://app.example.com' }).map((p) => p.split(':')[0]),
+    ).toEqual(['LEGACY_JWT_AUDIENCE']);
+    const c = loadConfig({
+      ...jwtCookie,
+      LEGACY_JWT_ISSUER: 'https://app.example.com',
+      LEGACY_JWT_AUDIENCE: 'connect-bridge',
+    });
+    expect(c.legacy.jwt).toMatchObject({ issuer: 'https://app.example.com', audience: 'connect-bridge' });
+    // outside production: accepted (a boot warning says what is missing)
+    expect(loadConfig({ ...jwtCookie, NODE_ENV: 'development' }).legacy.jwt.issuer).toBeUndefined();
+  });
+
+  it('jwt-cookie: LEGACY_JWT_MAX_AGE_SECONDS defaults to a day; LEGACY_JWT_TYP is unset (not checked)', () => {
+    expect(loadConfig({}).legacy.jwt).toMatchObject({ maxAgeSeconds: 86_400, typ: undefined });
+    expect(
+      loadConfig({ LEGACY_JWT_MAX_AGE_SECONDS: '3600', LEGACY_JWT_TYP: 'legacy-session+jwt' }).legacy.jwt,
+    ).toMatchObject({ maxAgeSeconds: 3600, typ: 'legacy-session+jwt' });
+    for (const bad of ['0', '59', '2592001', '1.5', 'a day']) {
+      expect(problemsOf({ LEGACY_JWT_MAX_AGE_SECONDS: bad })).toEqual([
+        'LEGACY_JWT_MAX_AGE_SECONDS: must be a whole number from 60 to 2592000',
+      ]);
+    }
+    for (const bad of ['JWT JWT', 'a"b', 'x'.repeat(200)]) {
+      expect(problemsOf({ LEGACY_JWT_TYP: bad })).toEqual([expect.stringMatching(/^LEGACY_JWT_TYP: /)]);
+    }
+  });
+
+  it('session-introspection: refuses production without LEGACY_COOKIE_NAMES, saying why and how', () => {
+    expect(problemsOf(introspection)).toEqual([
+      expect.stringMatching(
+        /^LEGACY_COOKIE_NAMES: required in production for LEGACY_AUTH_STRATEGY=session-introspection .*e\.g\. /,
+      ),
+    ]);
+    expect(loadConfig({ ...introspection, LEGACY_COOKIE_NAMES: 'app_session' }).legacy.cookieNames).toEqual([
+      'app_session',
+    ]);
+    expect(loadConfig({ ...introspection, NODE_ENV: 'test' }).legacy.cookieNames).toBeUndefined();
+    // never the bridge's own cookies, in any environment
+    expect(
+      problemsOf({ ...introspection, NODE_ENV: 'test', LEGACY_COOKIE_NAMES: 'app_session,cbridge_tx_abc' }),
+    ).toEqual([
+      expect.stringMatching(/^LEGACY_COOKIE_NAMES: must not name the bridge's own cookies .*e\.g\. /),
+    ]);
+  });
+
+  it('refuses TRUST_PROXY=true in production, saying why and how', () => {
+    for (const value of ['true', 'TRUE', ' True ']) {
+      expect(problemsOf({ ...full, TRUST_PROXY: value })).toEqual([
+        expect.stringMatching(/^TRUST_PROXY: .*production.*any client.*e\.g\. /),
+      ]);
+    }
+    expect(loadConfig({ ...full, TRUST_PROXY: '1' }).trustProxy).toBe(1);
+    expect(loadConfig({ ...full, TRUST_PROXY: 'loopback' }).trustProxy).toBe('loopback');
+    expect(loadConfig({ ...full, TRUST_PROXY: 'loopback, 10.0.0.0/8' }).trustProxy).toBe(
+      'loopback, 10.0.0.0/8',
+    );
+    expect(loadConfig({ ...full, TRUST_PROXY: 'false' }).trustProxy).toBe(false);
+    // outside production, true is still accepted (local setups, tests)
+    expect(loadConfig({ TRUST_PROXY: 'true' }).trustProxy).toBe(true);
+  });
+
+  it('refuses a TRUST_PROXY that Express would choke on at boot, naming what it accepts', () => {
+    for (const value of [
+      'yes',
+      'loopback;10.0.0.1',
+      '10.0.0.300',
+      'proxy.example.com',
+      '0.0.0.0/0',
+      '::/0',
+      '10.0.0.1/33',
+      '1, loopback',
+    ]) {
+      expect(problemsOf({ TRUST_PROXY: value })).toEqual([expect.stringMatching(/^TRUST_PROXY: .*e\.g\. /)]);
+    }
+  });
+
+  it('states the variable, the reason and an example in every production refusal', () => {
+    const problems = [
+      ...problemsOf({ NODE_ENV: 'production' }),
+      ...problemsOf({
+        ...full,
+        PUBLIC_URL: 'http://bridge.example.com',
+        AUTHKIT_DOMAIN: 'http://acme.authkit.app',
+        WORKOS_API_URL: 'http://api.workos.com',
+        MCP_UPSTREAM_URL: 'http://upstream.internal/mcp',
+      }),
+      ...problemsOf(jwtCookie),
+      ...problemsOf(introspection),
+      ...problemsOf({ ...full, TRUST_PROXY: 'true' }),
+    ];
+    expect(problems.length).toBeGreaterThanOrEqual(11);
+    for (const p of problems) {
+      expect(p).toMatch(/^[A-Z][A-Z0-9_]+: \S/); // the variable
+      expect(p).toMatch(/e\.g\. \S/); // an example value
+      expect(p.length).toBeGreaterThan(60); // and a reason, not just "required"
+    }
   });
 });

@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
+import { BRIDGE_COOKIE_PREFIX } from '../legacy-session/cookie-header';
 import { envSchema, type RawEnv } from './env.schema';
 
 export type LegacyStrategyName = 'local' | 'session-introspection' | 'jwt-cookie';
@@ -13,6 +15,8 @@ export interface AppConfig {
   publicUrl: string;
   secureCookies: boolean;
   trustProxy: boolean | number | string;
+  /** Leading bits of an IPv6 client address that every rate limit counts as one client. */
+  rateLimitIpv6Prefix: number;
   logLevel: RawEnv['LOG_LEVEL'];
   shutdownTimeoutMs: number;
   database: ({ kind: 'pglite'; dataDir: string } | { kind: 'postgres'; url: string }) & {
@@ -32,6 +36,11 @@ export interface AppConfig {
     documentationUrl: string;
     /** Proxy mode: signs the short-lived identity token the bridge sends upstream. */
     upstreamSecret?: string;
+    /**
+     * Proxy mode: the scopes each upstream tool needs (MCP_UPSTREAM_TOOL_SCOPES); a tools/call of
+     * a listed tool without them is refused with 403 insufficient_scope. Unlisted tools need none.
+     */
+    upstreamToolScopes: Record<string, string[]>;
   };
   /** Grants: who may keep calling /mcp, and how revocation reaches every instance. */
   access: {
@@ -54,10 +63,25 @@ export interface AppConfig {
     completeTimeoutMs: number;
     userConsentOptions?: RawEnv['AUTHKIT_USER_CONSENT_OPTIONS'];
     /**
-     * Sign-in attempts at the local strategy's form within one window: per client IP (every
-     * attempt) and per account (cleared by the right password).
+     * Show a signed-out person "An AI application is asking to connect to your account" (Continue /
+     * Cancel) before sending them to the legacy login (LOGIN_CONFIRM_CONNECT).
      */
-    rateLimit: { perIp: number; perAccount: number; windowSeconds: number };
+    confirmConnect: boolean;
+    /**
+     * Sign-in attempts at the local strategy's form within one window: per client address
+     * (every attempt), per account and address (cleared by the right password) and per account
+     * from all addresses (a browser that signed in as the account before is exempt); and per
+     * second on this instance (in memory).
+     */
+    rateLimit: {
+      perIp: number;
+      perAccount: number;
+      perAccountAndIp: number;
+      windowSeconds: number;
+      perSecond: number;
+    };
+    /** argon2 checks at once on this instance, and how many may wait; beyond: "busy" (429). */
+    passwordHashing: { concurrency: number; queue: number };
   };
   legacy: {
     strategy: LegacyStrategyName;
@@ -74,6 +98,10 @@ export interface AppConfig {
       algorithms: string[];
       issuer?: string;
       audience?: string;
+      /** LEGACY_JWT_MAX_AGE_SECONDS: a token older than this (from its `iat`) is refused, whatever its `exp`. */
+      maxAgeSeconds: number;
+      /** LEGACY_JWT_TYP: the `typ` header required (unset: not checked). */
+      typ?: string;
       claims: { id: string; email: string; firstName: string; lastName: string };
     };
   };
@@ -108,52 +136,100 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
   const demo = !e.WORKOS_API_KEY;
   const publicUrl = stripSlash(e.PUBLIC_URL ?? `http://localhost:${e.PORT}`);
 
-  const requireHttps = (name: string, value: string | undefined) => {
+  const requireHttps = (name: string, value: string | undefined, example: string) => {
     if (production && value && !value.startsWith('https://'))
-      problems.push(`${name}: must be https:// in production`);
+      problems.push(
+        `${name}: must be https:// in production (over plain http, tokens and cookies can be read or changed on the way), e.g. ${example}`,
+      );
   };
   if (production && demo) {
-    problems.push('WORKOS_API_KEY: required in production (demo mode with the embedded emulator is refused)');
+    problems.push(
+      'WORKOS_API_KEY: required in production (without it the bridge runs the demo with its embedded AuthKit emulator, which is refused), e.g. sk_live_… from the WorkOS dashboard (API Keys)',
+    );
   }
   if (production && !e.SESSION_SECRET)
-    problems.push('SESSION_SECRET: required in production (32+ random characters)');
-  if (production && !e.PUBLIC_URL) problems.push('PUBLIC_URL: required in production');
-  requireHttps('PUBLIC_URL', e.PUBLIC_URL);
-  requireHttps('WORKOS_API_URL', e.WORKOS_API_URL);
-  requireHttps('AUTHKIT_DOMAIN', e.AUTHKIT_DOMAIN);
-  requireHttps('LEGACY_SESSION_URL', e.LEGACY_SESSION_URL);
-  requireHttps('LEGACY_LOGIN_URL', e.LEGACY_LOGIN_URL);
-  requireHttps('LEGACY_LOGOUT_URL', e.LEGACY_LOGOUT_URL);
-  requireHttps('LEGACY_JWT_JWKS_URL', e.LEGACY_JWT_JWKS_URL);
-  requireHttps('MCP_UPSTREAM_URL', e.MCP_UPSTREAM_URL);
-  requireHttps('MCP_DOCUMENTATION_URL', e.MCP_DOCUMENTATION_URL);
+    problems.push(
+      `SESSION_SECRET: required in production (it signs the bridge's cookies and must be the same on every instance and across restarts): 32+ random characters, e.g. the output of \`openssl rand -base64 48\``,
+    );
+  if (production && !e.PUBLIC_URL)
+    problems.push(
+      'PUBLIC_URL: required in production (the only source of the public origin for redirects, cookies and the MCP resource; never the Host header), e.g. https://bridge.example.com',
+    );
+  requireHttps('PUBLIC_URL', e.PUBLIC_URL, 'https://bridge.example.com');
+  requireHttps('WORKOS_API_URL', e.WORKOS_API_URL, 'https://api.workos.com');
+  requireHttps('AUTHKIT_DOMAIN', e.AUTHKIT_DOMAIN, 'https://acme.authkit.app');
+  requireHttps('LEGACY_SESSION_URL', e.LEGACY_SESSION_URL, 'https://app.example.com/api/session');
+  requireHttps('LEGACY_LOGIN_URL', e.LEGACY_LOGIN_URL, 'https://app.example.com/login');
+  requireHttps('LEGACY_LOGOUT_URL', e.LEGACY_LOGOUT_URL, 'https://app.example.com/logout');
+  requireHttps('LEGACY_JWT_JWKS_URL', e.LEGACY_JWT_JWKS_URL, 'https://app.example.com/.well-known/jwks.json');
+  requireHttps('MCP_UPSTREAM_URL', e.MCP_UPSTREAM_URL, 'https://mcp.internal.example.com/mcp');
+  requireHttps('MCP_DOCUMENTATION_URL', e.MCP_DOCUMENTATION_URL, 'https://docs.example.com/mcp');
+  if (e.MCP_UPSTREAM_TOOL_SCOPES && !e.MCP_UPSTREAM_URL) {
+    problems.push(
+      'MCP_UPSTREAM_TOOL_SCOPES: only with MCP_UPSTREAM_URL (the scopes of upstream tools in proxy mode; local tools declare theirs with @McpTool)',
+    );
+  }
   if (e.MCP_UPSTREAM_URL && !e.MCP_UPSTREAM_SECRET) {
-    problems.push('MCP_UPSTREAM_SECRET: required with MCP_UPSTREAM_URL (signs the identity sent upstream)');
+    problems.push(
+      'MCP_UPSTREAM_SECRET: required with MCP_UPSTREAM_URL (signs the identity sent upstream): 32+ random characters, the same at the upstream, e.g. the output of `openssl rand -base64 48`',
+    );
   }
 
   if (!demo) {
-    if (!e.WORKOS_CLIENT_ID) problems.push('WORKOS_CLIENT_ID: required when WORKOS_API_KEY is set');
-    if (!e.AUTHKIT_DOMAIN) problems.push('AUTHKIT_DOMAIN: required when WORKOS_API_KEY is set');
+    if (!e.WORKOS_CLIENT_ID)
+      problems.push(
+        'WORKOS_CLIENT_ID: required when WORKOS_API_KEY is set (the environment whose AuthKit completes sign-ins), e.g. client_01H… from the WorkOS dashboard',
+      );
+    if (!e.AUTHKIT_DOMAIN)
+      problems.push(
+        'AUTHKIT_DOMAIN: required when WORKOS_API_KEY is set (the issuer of the access tokens /mcp accepts), e.g. https://acme.authkit.app',
+      );
   }
   if (e.AUTHKIT_DOMAIN && e.AUTHKIT_DOMAIN.endsWith('/')) {
-    problems.push('AUTHKIT_DOMAIN: must not end with "/" (it is compared byte for byte with the issuer)');
+    problems.push(
+      'AUTHKIT_DOMAIN: must not end with "/" (it is compared byte for byte with the issuer), e.g. https://acme.authkit.app',
+    );
   }
 
   const strategy = e.LEGACY_AUTH_STRATEGY;
   if (strategy === 'session-introspection') {
     if (!e.LEGACY_SESSION_URL)
-      problems.push('LEGACY_SESSION_URL: required for LEGACY_AUTH_STRATEGY=session-introspection');
+      problems.push(
+        'LEGACY_SESSION_URL: required for LEGACY_AUTH_STRATEGY=session-introspection (where the bridge asks who is signed in), e.g. https://app.example.com/api/session',
+      );
     if (!e.LEGACY_LOGIN_URL)
-      problems.push('LEGACY_LOGIN_URL: required for LEGACY_AUTH_STRATEGY=session-introspection');
+      problems.push(
+        'LEGACY_LOGIN_URL: required for LEGACY_AUTH_STRATEGY=session-introspection (where a signed-out browser is sent), e.g. https://app.example.com/login',
+      );
+    const bridgeOwn = (e.LEGACY_COOKIE_NAMES ?? []).filter((n) => n.startsWith(BRIDGE_COOKIE_PREFIX));
+    if (bridgeOwn.length)
+      problems.push(
+        `LEGACY_COOKIE_NAMES: must not name the bridge's own cookies (${BRIDGE_COOKIE_PREFIX}*: they hold its sign-in state and never go to the legacy app), e.g. app_session`,
+      );
+    if (production && !e.LEGACY_COOKIE_NAMES?.length)
+      problems.push(
+        "LEGACY_COOKIE_NAMES: required in production for LEGACY_AUTH_STRATEGY=session-introspection (without it every cookie of the domain, analytics ids and other apps' tokens included, is sent to LEGACY_SESSION_URL): name only the session cookie, e.g. app_session",
+      );
   }
   const jwtAlgorithms = e.LEGACY_JWT_ALGORITHMS ?? (e.LEGACY_JWT_JWKS_URL ? ['RS256'] : ['HS256']);
   if (strategy === 'jwt-cookie') {
-    if (!e.LEGACY_LOGIN_URL) problems.push('LEGACY_LOGIN_URL: required for LEGACY_AUTH_STRATEGY=jwt-cookie');
+    if (!e.LEGACY_LOGIN_URL)
+      problems.push(
+        'LEGACY_LOGIN_URL: required for LEGACY_AUTH_STRATEGY=jwt-cookie (where a signed-out browser is sent), e.g. https://app.example.com/login',
+      );
     if (!e.LEGACY_JWT_SECRET && !e.LEGACY_JWT_JWKS_URL) {
       problems.push(
-        'LEGACY_JWT_SECRET: set it (HS256) or LEGACY_JWT_JWKS_URL for LEGACY_AUTH_STRATEGY=jwt-cookie',
+        'LEGACY_JWT_SECRET: set it (HS256) or LEGACY_JWT_JWKS_URL for LEGACY_AUTH_STRATEGY=jwt-cookie (the key the session JWT is checked with), e.g. LEGACY_JWT_JWKS_URL=https://app.example.com/.well-known/jwks.json',
       );
     }
+    if (production && !e.LEGACY_JWT_ISSUER)
+      problems.push(
+        'LEGACY_JWT_ISSUER: required in production for LEGACY_AUTH_STRATEGY=jwt-cookie (without it any token signed with the same key, by another of your services too, counts as a session here): the iss your login puts in the session JWT, e.g. https://app.example.com',
+      );
+    if (production && !e.LEGACY_JWT_AUDIENCE)
+      problems.push(
+        'LEGACY_JWT_AUDIENCE: required in production for LEGACY_AUTH_STRATEGY=jwt-cookie (without it a token your login issued for another service counts as a session here): the aud of the session JWT, e.g. connect-bridge',
+      );
     const allowed = [
       'HS256',
       'HS384',
@@ -168,13 +244,12 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     ];
     const bad = jwtAlgorithms.filter((a) => !allowed.includes(a));
     if (bad.length)
-      problems.push(`LEGACY_JWT_ALGORITHMS: unsupported ${bad.join(', ')} (allowed: ${allowed.join(', ')})`);
+      problems.push(
+        `LEGACY_JWT_ALGORITHMS: unsupported ${bad.join(', ')} (allowed: ${allowed.join(', ')}), e.g. RS256`,
+      );
   }
 
-  let trustProxy: boolean | number | string = false;
-  if (e.TRUST_PROXY === 'true') trustProxy = true;
-  else if (/^\d+$/.test(e.TRUST_PROXY)) trustProxy = Number(e.TRUST_PROXY);
-  else if (e.TRUST_PROXY !== 'false') trustProxy = e.TRUST_PROXY;
+  const trustProxy = trustProxyFrom(e.TRUST_PROXY, production, problems);
 
   if (problems.length) throw new ConfigError(problems);
 
@@ -186,6 +261,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     publicUrl,
     secureCookies: publicUrl.startsWith('https://'),
     trustProxy,
+    rateLimitIpv6Prefix: e.RATE_LIMIT_IPV6_PREFIX,
     logLevel: e.LOG_LEVEL,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     database: e.DATABASE_URL
@@ -209,6 +285,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       resourceName: e.MCP_RESOURCE_NAME,
       documentationUrl: e.MCP_DOCUMENTATION_URL ?? `${publicUrl}/docs/mcp`,
       upstreamSecret: e.MCP_UPSTREAM_SECRET,
+      upstreamToolScopes: e.MCP_UPSTREAM_TOOL_SCOPES ?? {},
     },
     access: {
       adminApiToken: e.ADMIN_API_TOKEN,
@@ -223,11 +300,15 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       sessionMaxAgeHours: e.SESSION_MAX_AGE_HOURS,
       completeTimeoutMs: e.AUTHKIT_COMPLETE_TIMEOUT_MS,
       userConsentOptions: e.AUTHKIT_USER_CONSENT_OPTIONS,
+      confirmConnect: e.LOGIN_CONFIRM_CONNECT,
       rateLimit: {
         perIp: e.LOGIN_RATE_LIMIT_PER_IP,
         perAccount: e.LOGIN_RATE_LIMIT_PER_ACCOUNT,
+        perAccountAndIp: e.LOGIN_RATE_LIMIT_PER_ACCOUNT_AND_IP,
         windowSeconds: e.LOGIN_RATE_LIMIT_WINDOW_SECONDS,
+        perSecond: e.LOGIN_RATE_LIMIT_PER_SECOND,
       },
+      passwordHashing: { concurrency: e.PASSWORD_HASH_CONCURRENCY, queue: e.PASSWORD_HASH_QUEUE },
     },
     legacy: {
       strategy,
@@ -244,6 +325,8 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
         algorithms: jwtAlgorithms,
         issuer: e.LEGACY_JWT_ISSUER,
         audience: e.LEGACY_JWT_AUDIENCE,
+        maxAgeSeconds: e.LEGACY_JWT_MAX_AGE_SECONDS,
+        typ: e.LEGACY_JWT_TYP,
         claims: {
           id: e.LEGACY_JWT_CLAIM_ID,
           email: e.LEGACY_JWT_CLAIM_EMAIL,
@@ -253,6 +336,51 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       },
     },
   };
+}
+
+const TRUST_PROXY_EXAMPLE =
+  "e.g. TRUST_PROXY=1 (one reverse proxy in front), loopback, or your proxies' addresses such as 10.0.0.0/8";
+const TRUST_PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/**
+ * TRUST_PROXY as Express's "trust proxy": false, true (refused in production: every
+ * X-Forwarded-For entry would be believed, so any client could pick the address the per-address
+ * limits count), a hop count, or a list of addresses, subnets and Express's names. A list Express
+ * would throw on at boot is a configuration error instead.
+ */
+function trustProxyFrom(raw: string, production: boolean, problems: string[]): boolean | number | string {
+  const value = raw.trim();
+  if (value.toLowerCase() === 'false') return false;
+  if (value.toLowerCase() === 'true') {
+    if (production)
+      problems.push(
+        `TRUST_PROXY: true is refused in production (it believes every X-Forwarded-For entry, so any client can pick its own address and get round the per-address rate limits): name your own proxies, ${TRUST_PROXY_EXAMPLE}`,
+      );
+    return true;
+  }
+  if (/^\d+$/.test(value)) return Number(value);
+  if (!value.split(',').every((entry) => isProxyEntry(entry.trim()))) {
+    problems.push(
+      `TRUST_PROXY: must be false, true (not in production), a hop count, or a comma-separated list of IP addresses, subnets and the names loopback, linklocal, uniquelocal; ${TRUST_PROXY_EXAMPLE}`,
+    );
+    return false;
+  }
+  return value;
+}
+
+/** One entry of an Express trust-proxy list, as proxy-addr accepts it (no /0: it refuses that too). */
+function isProxyEntry(entry: string): boolean {
+  if (TRUST_PROXY_NAMES.has(entry)) return true;
+  const [address, range, ...rest] = entry.split('/');
+  const family = isIP(address);
+  if (!family || rest.length) return false;
+  if (range === undefined) return true;
+  if (/^\d+$/.test(range)) return Number(range) >= 1 && Number(range) <= (family === 4 ? 32 : 128);
+  if (family !== 4 || isIP(range) !== 4) return false;
+  // a netmask such as 255.255.0.0: contiguous ones, not all zero
+  const mask = range.split('.').reduce((n, octet) => n * 256 + Number(octet), 0);
+  const inverted = 2 ** 32 - 1 - mask;
+  return mask !== 0 && (inverted & (inverted + 1)) === 0;
 }
 
 /** Reads process.env: the one place in src/ that does. */

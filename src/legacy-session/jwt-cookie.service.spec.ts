@@ -1,5 +1,5 @@
 import { createLocalJWKSet, errors, exportJWK, generateKeyPair, SignJWT, type JWTVerifyGetKey } from 'jose';
-import { JwtCookieService, type JwtCookieOptions } from './jwt-cookie.service';
+import { JwtCookieService, jwtCookieWarnings, type JwtCookieOptions } from './jwt-cookie.service';
 import { LegacyInvalidUserError, LegacyUnavailableError } from './legacy-session.errors';
 
 const secret = 's'.repeat(32);
@@ -12,22 +12,35 @@ const options = (over: Partial<JwtCookieOptions> = {}): JwtCookieOptions => ({
   issuer: 'legacy',
   audience: 'bridge',
   claims: { id: 'sub', email: 'email', firstName: 'given_name', lastName: 'family_name' },
+  maxAgeSeconds: 86_400,
   timeoutMs: 1000,
   ...over,
 });
 
+const now = () => Math.floor(Date.now() / 1000);
+
 async function token(
   claims: Record<string, unknown> = {},
-  opts: { alg?: string; exp?: string | number; signKey?: Uint8Array; iss?: string; aud?: string } = {},
+  opts: {
+    alg?: string;
+    typ?: string;
+    /** null: no exp claim at all. */
+    exp?: string | number | null;
+    /** null: no iat claim at all. */
+    iat?: number | null;
+    signKey?: Uint8Array;
+    iss?: string;
+    aud?: string;
+  } = {},
 ) {
-  return new SignJWT({ email: 'a@b.co', given_name: 'Ann', ...claims })
-    .setProtectedHeader({ alg: opts.alg ?? 'HS256' })
+  const jwt = new SignJWT({ email: 'a@b.co', given_name: 'Ann', ...claims })
+    .setProtectedHeader({ alg: opts.alg ?? 'HS256', ...(opts.typ ? { typ: opts.typ } : {}) })
     .setSubject('u1')
     .setIssuer(opts.iss ?? 'legacy')
-    .setAudience(opts.aud ?? 'bridge')
-    .setIssuedAt()
-    .setExpirationTime(opts.exp ?? '10m')
-    .sign(opts.signKey ?? key);
+    .setAudience(opts.aud ?? 'bridge');
+  if (opts.iat !== null) jwt.setIssuedAt(opts.iat);
+  if (opts.exp !== null) jwt.setExpirationTime(opts.exp ?? '10m');
+  return jwt.sign(opts.signKey ?? key);
 }
 
 describe('JwtCookieService', () => {
@@ -71,8 +84,49 @@ describe('JwtCookieService', () => {
         `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from('{"sub":"u1","email":"a@b.co"}').toString('base64url')}.`,
     ],
     ['oversized', async () => 'a'.repeat(9000)],
+    ['that never expires (no exp)', () => token({}, { exp: null })],
+    ['without iat (its age is unknown)', () => token({}, { iat: null })],
+    [
+      'issued longer ago than the max age, though exp is far away',
+      () => token({}, { iat: now() - 86_400 - 60, exp: now() + 10 * 365 * 86_400 }),
+    ],
+    ['issued in the future', () => token({}, { iat: now() + 3600, exp: now() + 7200 })],
+    ['with exp as a string', () => token({ exp: String(now() + 600) }, { exp: null })],
+    ['with iat as a string', () => token({ iat: String(now()) }, { iat: null })],
   ])('answers null (not signed in) for a token %s', async (_what, make) => {
     await expect(new JwtCookieService(options()).verify(`session=${await make()}`)).resolves.toBeNull();
+  });
+
+  it('accepts a token up to LEGACY_JWT_MAX_AGE_SECONDS after its iat (5 s of skew), not after', async () => {
+    const s = new JwtCookieService(options({ maxAgeSeconds: 3600 }));
+    const young = await token({}, { iat: now() - 3590, exp: now() + 600 });
+    await expect(s.verify(`session=${young}`)).resolves.toMatchObject({ id: 'u1' });
+    const old = await token({}, { iat: now() - 3620, exp: now() + 600 });
+    await expect(s.verify(`session=${old}`)).resolves.toBeNull();
+  });
+
+  it('checks the typ header only when LEGACY_JWT_TYP is set', async () => {
+    const plain = await token();
+    const typed = await token({}, { typ: 'legacy-session+jwt' });
+    const idToken = await token({}, { typ: 'JWT' });
+    // unset: not checked
+    await expect(new JwtCookieService(options()).verify(`session=${plain}`)).resolves.not.toBeNull();
+    await expect(new JwtCookieService(options()).verify(`session=${idToken}`)).resolves.not.toBeNull();
+    // set: required, and equal (jose compares media types case-insensitively, application/ optional)
+    const strict = new JwtCookieService(options({ typ: 'legacy-session+jwt' }));
+    await expect(strict.verify(`session=${typed}`)).resolves.toMatchObject({ id: 'u1' });
+    await expect(strict.verify(`session=${plain}`)).resolves.toBeNull();
+    await expect(strict.verify(`session=${idToken}`)).resolves.toBeNull();
+  });
+
+  it('warns (outside production) when neither issuer nor audience pins the token to this bridge', () => {
+    expect(jwtCookieWarnings(options())).toEqual([]);
+    const none = jwtCookieWarnings(options({ issuer: undefined, audience: undefined }));
+    expect(none).toHaveLength(1);
+    expect(none[0]).toMatch(/LEGACY_JWT_ISSUER.*LEGACY_JWT_AUDIENCE/s);
+    expect(jwtCookieWarnings(options({ audience: undefined }))).toEqual([
+      expect.stringMatching(/LEGACY_JWT_AUDIENCE/),
+    ]);
   });
 
   it('refuses a valid token without the mapped email', async () => {
@@ -81,6 +135,8 @@ describe('JwtCookieService', () => {
       .setSubject('u1')
       .setIssuer('legacy')
       .setAudience('bridge')
+      .setIssuedAt()
+      .setExpirationTime('5m')
       .sign(key);
     await expect(new JwtCookieService(options()).verify(`session=${t}`)).rejects.toBeInstanceOf(
       LegacyInvalidUserError,
@@ -96,6 +152,7 @@ describe('JwtCookieService', () => {
       .setSubject('u1')
       .setIssuer('legacy')
       .setAudience('bridge')
+      .setIssuedAt()
       .setExpirationTime('5m')
       .sign(privateKey);
     const s = new JwtCookieService(

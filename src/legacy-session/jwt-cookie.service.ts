@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { AppConfig } from '../config/app-config';
 import { cookieValue } from './cookie-header';
@@ -23,10 +24,34 @@ const NOT_SIGNED_IN = new Set<string>([
 /** Tokens longer than this are refused before any parsing (a session JWT is < 4 KB). */
 const MAX_TOKEN_LENGTH = 8192;
 
+/** Seconds of clock skew tolerated on exp, nbf and iat. */
+const CLOCK_TOLERANCE_SECONDS = 5;
+
+/**
+ * What to warn about at boot (production refuses these configurations outright, see
+ * app-config.ts): a session JWT not pinned to an issuer and an audience is any JWT the same key
+ * signed, for whatever purpose.
+ */
+export function jwtCookieWarnings(options: Pick<JwtCookieOptions, 'issuer' | 'audience'>): string[] {
+  const missing = [
+    ...(options.issuer ? [] : ['LEGACY_JWT_ISSUER']),
+    ...(options.audience ? [] : ['LEGACY_JWT_AUDIENCE']),
+  ];
+  if (!missing.length) return [];
+  return [
+    `!!! jwt-cookie: ${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} not set, so any JWT signed with ` +
+      "the legacy app's key (an API token, a token another of its services was issued) counts as a session " +
+      'here. Set them to the iss and aud of the session JWT (e.g. LEGACY_JWT_ISSUER=https://app.example.com, ' +
+      'LEGACY_JWT_AUDIENCE=connect-bridge); production refuses to start without them.',
+  ];
+}
+
 /**
  * The jwt-cookie strategy's decisions: the legacy session is a JWT in a named cookie, verified
  * with jose against an HS* secret or a JWKS URL, pinned algorithms, issuer and audience when
- * configured, and mapped to a user by configurable claim names.
+ * configured, `exp` and `iat` required, no older than LEGACY_JWT_MAX_AGE_SECONDS counted from
+ * `iat` (whatever `exp` says), the `typ` header when LEGACY_JWT_TYP is set, and mapped to a user
+ * by configurable claim names.
  */
 export class JwtCookieService {
   private readonly key: Uint8Array | JWTVerifyGetKey;
@@ -35,6 +60,7 @@ export class JwtCookieService {
     private readonly options: JwtCookieOptions,
     key?: Uint8Array | JWTVerifyGetKey,
   ) {
+    for (const warning of jwtCookieWarnings(options)) new Logger('LegacyJwtCookie').warn(warning);
     if (key) this.key = key;
     else if (options.secret) this.key = new TextEncoder().encode(options.secret);
     else if (options.jwksUrl)
@@ -55,7 +81,10 @@ export class JwtCookieService {
         algorithms: this.options.algorithms,
         ...(this.options.issuer ? { issuer: this.options.issuer } : {}),
         ...(this.options.audience ? { audience: this.options.audience } : {}),
-        clockTolerance: 5,
+        ...(this.options.typ ? { typ: this.options.typ } : {}),
+        requiredClaims: ['exp', 'iat'],
+        maxTokenAge: this.options.maxAgeSeconds,
+        clockTolerance: CLOCK_TOLERANCE_SECONDS,
       }));
     } catch (err) {
       if (err instanceof errors.JOSEError && NOT_SIGNED_IN.has(err.code)) return null;

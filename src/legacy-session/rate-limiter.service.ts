@@ -1,10 +1,12 @@
 import { createHash } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
+import { clientAddressKey } from '../common/client-address';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
 import { LOGIN_RATE_LIMIT_DEFAULTS } from '../config/env.schema';
 import type { PrismaClient } from '../generated/prisma/client';
 import { PrismaService } from '../database/prisma.service';
+import { RateGate } from './sign-in-capacity';
 
 export interface RateLimit {
   limit: number;
@@ -12,12 +14,18 @@ export interface RateLimit {
 }
 
 /**
- * Sign-in attempts: per client IP (every attempt) and per account (failures only); sign-ins
- * started at the Login URI per client IP (each one writes a transaction row).
+ * Sign-in attempts: per client address (every attempt), per account and address (the hard
+ * limit: cleared by the right password), per account from all addresses (the ceiling a browser
+ * that signed in as the account before is exempt from), and per instance (in memory, a token
+ * bucket: `limit` per `windowSeconds`); sign-ins started at the Login URI per client address
+ * (each one writes a transaction row). A client address is an IPv4 address or an IPv6 prefix
+ * (clientAddressKey).
  */
 export interface LoginRateLimits {
   perIp: RateLimit;
   perAccount: RateLimit;
+  perAccountAndIp: RateLimit;
+  perInstance: RateLimit;
   loginStartPerIp: RateLimit;
 }
 
@@ -26,6 +34,8 @@ export function loginRateLimits(configured: AppConfig['login']['rateLimit']): Lo
   return {
     perIp: { limit: configured.perIp, windowSeconds: configured.windowSeconds },
     perAccount: { limit: configured.perAccount, windowSeconds: configured.windowSeconds },
+    perAccountAndIp: { limit: configured.perAccountAndIp, windowSeconds: configured.windowSeconds },
+    perInstance: { limit: configured.perSecond, windowSeconds: 1 },
     loginStartPerIp: { limit: 120, windowSeconds: 10 * 60 },
   };
 }
@@ -46,16 +56,37 @@ export interface RateLimitState {
 export class RateLimiterService {
   /** From the config (LOGIN_RATE_LIMIT_*); replaceable in tests that need other limits mid-suite. */
   limits: LoginRateLimits;
+  /** RATE_LIMIT_IPV6_PREFIX: how much of an IPv6 address names one client. */
+  private readonly ipv6Prefix: number;
+  private readonly instance = new RateGate();
 
   constructor(
     @Inject(PrismaService) private readonly prisma: PrismaClient,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
     this.limits = loginRateLimits(config.login.rateLimit);
+    this.ipv6Prefix = config.rateLimitIpv6Prefix;
   }
 
   static key(kind: string, value: string): string {
     return `${kind}:${createHash('sha256').update(value).digest('base64url')}`;
+  }
+
+  /**
+   * What every per-address limit counts by (never `req.ip` itself): the IPv4 address, or the
+   * IPv6 prefix, so that rotating through the addresses of one /64 does not mean a fresh limit.
+   */
+  addressKey(ip: string | undefined): string {
+    return clientAddressKey(ip, this.ipv6Prefix);
+  }
+
+  /**
+   * One sign-in attempt against this instance's ceiling (limits.perInstance, in memory, no
+   * database work): null when there is room, else how long to wait.
+   */
+  takeInstanceSlot(): { retryAfterSeconds: number } | null {
+    const { limit, windowSeconds } = this.limits.perInstance;
+    return this.instance.take(limit, windowSeconds);
   }
 
   /** Counts one event and returns the count in the current window. */
@@ -85,6 +116,13 @@ export class RateLimiterService {
 
   async reset(key: string): Promise<void> {
     await this.prisma.rateLimitCounter.deleteMany({ where: { key } });
+  }
+
+  /** Takes back one event of the current window (one counted before it turned out not to count). */
+  async undo(key: string): Promise<void> {
+    await this.prisma.$executeRaw`
+      UPDATE rate_limit_counters SET count = count - 1
+      WHERE key = ${key} AND count > 0 AND reset_at > (now() AT TIME ZONE 'UTC')::timestamp(3)`;
   }
 
   /** Drops windows that ended (housekeeping). */

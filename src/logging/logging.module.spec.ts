@@ -1,5 +1,11 @@
 import { pino, type Logger } from 'pino';
-import { deferRequestBindings, REDACT_PATHS } from './logging.module';
+import {
+  deferRequestBindings,
+  REDACT_PATHS,
+  redactUrl,
+  scrubLine,
+  serializeResponse,
+} from './logging.module';
 
 /** Two loggers writing to memory: one with deferred request bindings, one plain. */
 function loggers(level: string) {
@@ -59,6 +65,85 @@ describe('deferRequestBindings', () => {
     deferred.child({ req }, { level: 'error' }).warn('dropped by the child level');
     expect(serialized()).toBe(1);
     expect(lines.deferred).toHaveLength(1);
+  });
+});
+
+describe('what a log line may show of a sign-in', () => {
+  const TX = 'vdrOlMlIxP96RhK-Px2I3Q';
+  const EXT = 'ext_auth_01JABCDEFGHJKMNPQRSTVWXYZ';
+  const JWT = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1c2VyXzEifQ.c2lnbmF0dXJl';
+
+  it('masks every query value of a URL (names stay), and any fragment', () => {
+    expect(redactUrl(`/auth/login?external_auth_id=${EXT}`)).toBe('/auth/login?external_auth_id=[Redacted]');
+    expect(redactUrl(`/auth/login/resume?tx=${TX}`)).toBe('/auth/login/resume?tx=[Redacted]');
+    expect(redactUrl('/demo/callback?code=abc&state=xyz&iss=https%3A%2F%2Fa')).toBe(
+      '/demo/callback?code=[Redacted]&state=[Redacted]&iss=[Redacted]',
+    );
+    expect(
+      redactUrl(`https://app.example/login?return_to=${encodeURIComponent(`https://b/r?tx=${TX}`)}`),
+    ).toBe('https://app.example/login?return_to=[Redacted]');
+    expect(redactUrl(`https://c.example/cb#access_token=${JWT}`)).toBe('https://c.example/cb#[Redacted]');
+    expect(redactUrl('/mcp')).toBe('/mcp');
+    expect(redactUrl('/x?flag&empty=')).toBe('/x?flag&empty=');
+  });
+
+  it('shows of a response only its status and where a redirect goes, values masked', () => {
+    expect(
+      serializeResponse({
+        statusCode: 303,
+        headers: {
+          location: `https://auth.example/oauth2/consent?ticket=t1ck3t&external_auth_id=${EXT}`,
+          'set-cookie': [`cbridge_tx_${TX}=s%3Asecret`],
+          'x-anything': 'else',
+        },
+      }),
+    ).toEqual({
+      statusCode: 303,
+      location: 'https://auth.example/oauth2/consent?ticket=[Redacted]&external_auth_id=[Redacted]',
+    });
+    expect(serializeResponse({ statusCode: 200, headers: { 'content-type': 'text/html' } })).toEqual({
+      statusCode: 200,
+    });
+  });
+
+  it('scrubs URLs, bearer tokens, JWTs and bridge cookies out of free text, and keeps the line JSON', () => {
+    const line = JSON.stringify({
+      msg: `fetch https://legacy.example/api?session=abc failed; Authorization: Bearer ${JWT}; token ${JWT}`,
+      err: { message: `Cookie: cbridge_tx_${TX}=s%3Asecret; cbridge_session=s%3Aother; theme=dark` },
+    });
+    const out = scrubLine(line);
+    for (const secret of [TX, 'secret', 'other', JWT, 'session=abc']) expect(out).not.toContain(secret);
+    expect(out).toContain('theme=dark');
+    expect(out).toContain('Bearer [Redacted]');
+    expect(JSON.parse(out)).toMatchObject({
+      msg: expect.stringContaining('https://legacy.example/api?session=[Redacted]'),
+    });
+  });
+
+  it('writes a request line with a redirect through the real logger without the Location query', () => {
+    const lines: string[] = [];
+    const logger = pino(
+      {
+        redact: { paths: REDACT_PATHS, censor: '[Redacted]' },
+        hooks: { streamWrite: scrubLine },
+        serializers: { res: serializeResponse },
+      },
+      { write: (l: string) => lines.push(l) },
+    );
+    logger.info(
+      {
+        res: {
+          statusCode: 302,
+          headers: { location: `https://legacy.example/login?return_to=x%3Ftx%3D${TX}` },
+        },
+      },
+      `redirected to /auth/login/resume?tx=${TX}`,
+    );
+    expect(lines.join('')).not.toContain(TX);
+    expect(JSON.parse(lines[0])).toMatchObject({
+      res: { statusCode: 302, location: 'https://legacy.example/login?return_to=[Redacted]' },
+      msg: 'redirected to /auth/login/resume?tx=[Redacted]',
+    });
   });
 });
 

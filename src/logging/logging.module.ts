@@ -33,19 +33,67 @@ export const REDACT_PATHS = [
   ...SECRET_FIELDS.map((field) => `*.${field}`),
 ];
 
-const SECRET_QUERY =
-  /([?&](?:external_auth_id|code|token|access_token|refresh_token|state|code_verifier)=)[^&#]*/gi;
+/**
+ * A query parameter's value (or a fragment) in a URL, wherever it appears: in a request line, a
+ * `Location` header, or the text of a message. Stops at a quote or a backslash, so that it never
+ * crosses the end of a JSON string.
+ */
+const QUERY_VALUE = /([?&][^=&#\s"\\]{1,100}=)(?!\[Redacted\])[^&#\s"\\]+/g;
+const FRAGMENT = /(https?:\/\/[^\s"\\#]*)#[^\s"\\]+/g;
 
-/** Masks secret-bearing query parameters in a URL before it is logged. */
+/**
+ * Masks every query value (and any fragment) of a URL before it is logged. Names stay: they say
+ * what a request was. Values never do: one may continue or complete a sign-in (external_auth_id,
+ * the `tx` of a resume, a `return_to` that holds one, a completion's ticket, a code, a token),
+ * and a list of the dangerous names is one forgotten name away from a leak.
+ */
 export function redactUrl(url: string | undefined): string | undefined {
-  return url?.replace(SECRET_QUERY, '$1[Redacted]');
+  return url?.replace(FRAGMENT, '$1#[Redacted]').replace(QUERY_VALUE, '$1[Redacted]');
+}
+
+/**
+ * Secrets in free text, as the last step before a line is written (pino's streamWrite hook):
+ * URLs inside messages and error texts, bearer tokens, JWTs, the bridge's cookies (a transaction
+ * cookie's very name holds the transaction id). The serializers keep secrets out in the first
+ * place; this catches what a message or an error from a library may carry.
+ */
+const TEXT_SECRETS: Array<[RegExp, string]> = [
+  [/\b(Bearer\s+)[A-Za-z0-9._~+/=-]{8,}/g, '$1[Redacted]'],
+  [/\beyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*/g, '[Redacted]'],
+  [/\b(cbridge_[A-Za-z0-9_-]+=)[^;\s"\\]+/g, '$1[Redacted]'],
+  [/\b(cbridge_tx_)[A-Za-z0-9_-]+/g, '$1[Redacted]'],
+];
+
+export function scrubLine(line: string): string {
+  let out = redactUrl(line)!;
+  for (const [pattern, replacement] of TEXT_SECRETS) out = out.replace(pattern, replacement);
+  return out;
+}
+
+/**
+ * What the request log line shows of a response: its status, and where a redirect goes with
+ * every query value masked. Never the other headers (Set-Cookie, and whatever a route adds).
+ */
+export function serializeResponse(res: { statusCode: number | null; headers?: Record<string, unknown> }): {
+  statusCode: number | null;
+  location?: string;
+} {
+  const location = res.headers?.location;
+  return {
+    statusCode: res.statusCode,
+    ...(typeof location === 'string' && { location: redactUrl(location) }),
+  };
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,100}$/;
 
 export function loggerModule(config: AppConfig, stream?: DestinationStream) {
   const root = pino(
-    { level: config.logLevel, redact: { paths: REDACT_PATHS, censor: '[Redacted]' } },
+    {
+      level: config.logLevel,
+      redact: { paths: REDACT_PATHS, censor: '[Redacted]' },
+      hooks: { streamWrite: scrubLine },
+    },
     ...((stream ? [stream] : []) as []),
   );
   deferRequestBindings(root);
@@ -72,6 +120,7 @@ export function loggerModule(config: AppConfig, stream?: DestinationStream) {
           userAgent: req.headers['user-agent'],
           remoteAddress: req.remoteAddress,
         }),
+        res: serializeResponse,
       },
       customLogLevel: (_req: IncomingMessage, res: ServerResponse, err: Error | undefined) =>
         err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',

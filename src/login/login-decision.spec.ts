@@ -36,4 +36,19 @@ describe('nextStep', () => {
   ])('%s → %s', (_what, tx, user, canLoop, expected) => {
     expect(nextStep(tx, user, canLoop)).toBe(expected);
   });
+
+  it.each<[string, TransactionFacts, typeof alice | null, string]>([
+    ['nobody signed in, not yet told', fresh, null, 'connect'],
+    ['nobody signed in after Continue (back from the login)', sentToLogin, null, 'sign-in'],
+    ['a session from before the flow ("Continue as" says it all)', fresh, alice, 'confirm'],
+    ['a session made after Continue', sentToLogin, alice, 'complete'],
+    [
+      'nobody after too many trips',
+      { ...sentToLogin, legacyRedirects: MAX_LEGACY_REDIRECTS },
+      null,
+      'sign-in-loop',
+    ],
+  ])('asking first (LOGIN_CONFIRM_CONNECT): %s → %s', (_what, tx, user, expected) => {
+    expect(nextStep(tx, user, true, true)).toBe(expected);
+  });
 });

@@ -45,6 +45,12 @@ export const LOGIN_FAILURES = {
       'Too many sign-ins were started from your network in a short time. Wait a few minutes before you try again.',
     restart: true,
   },
+  connect_cancelled: {
+    // Not an error: the person said no. The AI application hears nothing; its request expires.
+    status: 200,
+    title: 'Nothing was connected',
+    message: 'You cancelled, so no AI application was connected to your account. You can close this window.',
+  },
   csrf_failed: {
     status: 403,
     title: 'This form has expired',

@@ -8,8 +8,9 @@ const EVERY_MS = 15 * 60_000;
 const KEEP_TRANSACTIONS_MS = 24 * 3600_000;
 
 /**
- * Housekeeping: expired transactions, sessions and rate-limit windows are deleted every
- * 15 minutes. Safe on any number of instances at once (plain deletes of expired rows).
+ * Housekeeping every 15 minutes: abandoned transactions are marked expired (an ended flow keeps
+ * only the hash of its external_auth_id); old transactions, expired sessions and rate-limit
+ * windows are deleted. Safe on any number of instances at once (plain updates and deletes).
  */
 @Injectable()
 export class LoginMaintenanceService implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -33,6 +34,7 @@ export class LoginMaintenanceService implements OnApplicationBootstrap, OnApplic
 
   async sweep(now = new Date()): Promise<void> {
     try {
+      await this.transactions.expireAbandoned(now);
       await this.transactions.purgeOlderThan(new Date(now.getTime() - KEEP_TRANSACTIONS_MS));
       await this.sessions.purgeExpired(now);
       await this.limiter.purgeExpired(now);

@@ -29,6 +29,7 @@ export const LOGIN_OUTCOMES = {
   login_already_completed: 'already_completed',
   external_auth_session_already_completed: 'already_completed',
   completion_in_progress: 'completion_in_progress',
+  connect_cancelled: 'cancelled',
   csrf_failed: 'csrf_rejected',
   legacy_unavailable: 'legacy_unavailable',
   legacy_invalid_user: 'legacy_invalid_user',

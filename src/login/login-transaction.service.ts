@@ -5,6 +5,21 @@ import { PrismaService } from '../database/prisma.service';
 
 const sha256 = (value: string) => createHash('sha256').update(value).digest();
 
+/** What is kept of an external_auth_id once its flow has ended: enough to refuse a replay. */
+export const externalAuthIdHash = (externalAuthId: string): string => sha256(externalAuthId).toString('hex');
+
+/**
+ * How log lines name a transaction: a short hash of its id. The id itself resumes the flow
+ * (`/auth/login/resume?tx=…`, the cookie's name), so it is never logged; audit rows keep it.
+ */
+export const transactionRef = (id: string): string => sha256(`tx|${id}`).toString('hex').slice(0, 12);
+
+/** Longer than any completion call (AUTHKIT_COMPLETE_TIMEOUT_MS is at most 60 s). */
+const IN_FLIGHT_MS = 2 * 60_000;
+
+/** A transaction's row once its flow has ended: the external_auth_id goes, its hash stays. */
+const ENDED = { externalAuthId: null } as const;
+
 /** Transaction ids: 128 random bits, URL- and cookie-name-safe. */
 export const TRANSACTION_ID = /^[A-Za-z0-9_-]{22}$/;
 
@@ -14,7 +29,8 @@ export type TransactionState =
 
 /**
  * Login transactions in the database: one pass of a browser through the Login URI. The
- * external_auth_id stays here, server-side; the browser holds a random binding secret in a
+ * external_auth_id stays here, server-side, while the flow is open; once it has ended (completed,
+ * failed, expired) only its SHA-256 is kept. The browser holds a random binding secret in a
  * signed cookie and the row holds only its SHA-256. Every instance can resume any transaction.
  */
 @Injectable()
@@ -31,6 +47,7 @@ export class LoginTransactionService {
       data: {
         id: randomBytes(16).toString('base64url'),
         externalAuthId: input.externalAuthId,
+        externalAuthIdHash: externalAuthIdHash(input.externalAuthId),
         browserBinding: sha256(bindingSecret).toString('hex'),
         strategy: input.strategy,
         expiresAt: new Date(Date.now() + input.ttlSeconds * 1000),
@@ -39,10 +56,10 @@ export class LoginTransactionService {
     return { tx, bindingSecret };
   }
 
-  /** True once any transaction for this external_auth_id completed (replays stop here). */
+  /** True once any transaction for this external_auth_id completed (replays stop here), by its hash. */
   async wasCompleted(externalAuthId: string): Promise<boolean> {
     const row = await this.prisma.loginTransaction.findFirst({
-      where: { externalAuthId, status: 'completed' },
+      where: { externalAuthIdHash: externalAuthIdHash(externalAuthId), status: 'completed' },
       select: { id: true },
     });
     return row !== null;
@@ -63,7 +80,7 @@ export class LoginTransactionService {
     if (tx.status === 'pending' && tx.expiresAt <= now) {
       await this.prisma.loginTransaction.updateMany({
         where: { id: tx.id, status: 'pending' },
-        data: { status: 'expired', errorCode: 'login_transaction_expired' },
+        data: { status: 'expired', errorCode: 'login_transaction_expired', ...ENDED },
       });
       return { kind: 'expired', tx };
     }
@@ -100,14 +117,14 @@ export class LoginTransactionService {
   async markCompleted(id: string, now = new Date()): Promise<void> {
     await this.prisma.loginTransaction.update({
       where: { id },
-      data: { status: 'completed', completedAt: now, completingAt: null, errorCode: null },
+      data: { status: 'completed', completedAt: now, completingAt: null, errorCode: null, ...ENDED },
     });
   }
 
   async markFailed(id: string, errorCode: string): Promise<void> {
     await this.prisma.loginTransaction.update({
       where: { id },
-      data: { status: 'failed', completingAt: null, errorCode },
+      data: { status: 'failed', completingAt: null, errorCode, ...ENDED },
     });
   }
 
@@ -118,6 +135,23 @@ export class LoginTransactionService {
 
   async reload(id: string): Promise<LoginTransaction | null> {
     return this.prisma.loginTransaction.findUnique({ where: { id } });
+  }
+
+  /**
+   * Housekeeping: pending transactions past their lifetime that nobody came back to are marked
+   * expired (and lose their external_auth_id, like every ended flow). Answers how many.
+   */
+  async expireAbandoned(now = new Date()): Promise<number> {
+    const { count } = await this.prisma.loginTransaction.updateMany({
+      where: {
+        status: 'pending',
+        expiresAt: { lte: now },
+        // not while a completion call may still be in flight (its record is written when it ends)
+        OR: [{ completingAt: null }, { completingAt: { lt: new Date(now.getTime() - IN_FLIGHT_MS) } }],
+      },
+      data: { status: 'expired', errorCode: 'login_transaction_expired', ...ENDED },
+    });
+    return count;
   }
 
   /** Housekeeping: transactions older than `before` are of no further use. */

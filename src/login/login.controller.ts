@@ -27,6 +27,11 @@ export class LoginController {
     this.send(res, await this.login.resume({ req, res }, tx));
   }
 
+  @Post('connect')
+  async connect(@Req() req: Request, @Res() res: Response, @Body() form: LoginForm) {
+    this.send(res, await this.login.connect({ req, res }, form ?? {}));
+  }
+
   @Post('confirm')
   async confirm(@Req() req: Request, @Res() res: Response, @Body() form: LoginForm) {
     this.send(res, await this.login.confirm({ req, res }, form ?? {}));

@@ -17,8 +17,15 @@ import { nextStep } from './login-decision';
 import { csrfToken, csrfTokenMatches, txCookieName } from './login-cookies';
 import { LOGIN_FAILURES, type LoginFailureCode } from './login-failures';
 import { LoginMetrics, type LoginOutcomeCode } from './login-metrics';
-import { confirmPage, failurePage, resumePath, signInPage, type FailureActions } from './login.pages';
-import { LoginTransactionService } from './login-transaction.service';
+import {
+  confirmPage,
+  connectPage,
+  failurePage,
+  resumePath,
+  signInPage,
+  type FailureActions,
+} from './login.pages';
+import { LoginTransactionService, transactionRef } from './login-transaction.service';
 
 /** A cookie to set (value) or clear (no value); the controller adds the common attributes. */
 export interface CookieOp {
@@ -105,13 +112,14 @@ export class LoginService {
 
   /**
    * Every visit of the Login URI writes rows (a transaction, or an audit row for a bad link), so
-   * visits are counted per client IP. Over the limit: a 429 page with Retry-After, nothing written
-   * but the counter (one audit row when the limit is first crossed in a window).
+   * visits are counted per client address (an IPv6 client by its /64: addressKey). Over the
+   * limit: a 429 page with Retry-After, nothing written but the counter (one audit row when the
+   * limit is first crossed in a window).
    */
   private async startLimited(ctx: LoginContext): Promise<LoginResponse | undefined> {
     const { limit, windowSeconds } = this.limiter.limits.loginStartPerIp;
     const { count, retryAfterSeconds } = await this.limiter.hit(
-      RateLimiterService.key('login-start', ctx.req.ip ?? 'unknown'),
+      RateLimiterService.key('login-start', this.limiter.addressKey(ctx.req.ip)),
       windowSeconds,
     );
     if (count <= limit) return undefined;
@@ -144,10 +152,27 @@ export class LoginService {
     return 'status' in flow ? flow : this.proceed(ctx, flow);
   }
 
-  /** POST /auth/login/confirm: "Continue as …" or "Use another account". */
+  /**
+   * POST /auth/login/connect: the person's answer to "An AI application is asking to connect"
+   * (`action=continue`: on to sign in; `action=cancel`: the flow ends). The local sign-in form
+   * posts its Cancel here too.
+   */
+  async connect(ctx: LoginContext, form: LoginForm): Promise<LoginResponse> {
+    const flow = await this.bound(ctx, form.tx, form.csrf);
+    if ('status' in flow) return flow;
+    if (form.action === 'cancel') return this.cancel(ctx, flow);
+    const current = await this.currentUser(ctx, flow);
+    if ('response' in current) return current.response;
+    // Signed in meanwhile (another tab): "Continue as" decides. Otherwise: on to sign in.
+    if (form.action !== 'continue' || current.user) return this.proceedWith(ctx, flow, current.user);
+    return this.sendToSignIn(ctx, flow);
+  }
+
+  /** POST /auth/login/confirm: "Continue as …", "Use another account" or Cancel. */
   async confirm(ctx: LoginContext, form: LoginForm): Promise<LoginResponse> {
     const flow = await this.bound(ctx, form.tx, form.csrf);
     if ('status' in flow) return flow;
+    if (form.action === 'cancel') return this.cancel(ctx, flow);
     const current = await this.currentUser(ctx, flow);
     if ('response' in current) return current.response;
     const { user } = current;
@@ -209,11 +234,15 @@ export class LoginService {
   }
 
   private async proceedWith(ctx: LoginContext, flow: Flow, user: LegacyUser | null): Promise<LoginResponse> {
-    switch (nextStep(flow.tx, user, this.legacy.strategy !== 'local')) {
+    // The local strategy's own sign-in form says what is asking and offers Cancel: no page before it.
+    const redirects = this.legacy.strategy !== 'local';
+    switch (nextStep(flow.tx, user, redirects, redirects && this.config.login.confirmConnect)) {
       case 'complete':
         return this.complete(ctx, flow, user!);
       case 'confirm':
         return { status: 200, html: confirmPage(this.form(flow), user!), cookies: flow.cookies };
+      case 'connect':
+        return { status: 200, html: connectPage(this.form(flow)), cookies: flow.cookies };
       case 'sign-in':
         return this.sendToSignIn(ctx, flow);
       case 'sign-in-loop':
@@ -232,7 +261,10 @@ export class LoginService {
     } catch (err) {
       if (!(err instanceof DomainError) || !(err.code in LOGIN_FAILURES)) throw err;
       const code = err.code as LoginFailureCode;
-      this.logger.warn({ code, tx: flow.tx.id, reason: err.message }, 'legacy strategy failed');
+      this.logger.warn(
+        { code, txRef: transactionRef(flow.tx.id), reason: err.message },
+        'legacy strategy failed',
+      );
       return {
         response: await this.fail(ctx, code, {
           flow,
@@ -268,23 +300,26 @@ export class LoginService {
    */
   private async complete(ctx: LoginContext, flow: Flow, user: LegacyUser): Promise<LoginResponse> {
     const { tx } = flow;
+    const { externalAuthId } = tx;
+    const txRef = transactionRef(tx.id);
+    // Only an open flow still has its external_auth_id; an ended one is answered from its state.
+    if (externalAuthId === null) return this.lostClaim(ctx, flow, user);
     const staleBefore = new Date(Date.now() - this.config.login.completeTimeoutMs - 30_000);
     if (!(await this.transactions.claim(tx.id, user.id, staleBefore))) return this.lostClaim(ctx, flow, user);
     let redirectUri: string;
     try {
       ({ redirectUri } = await this.metrics.timeCompletion(() =>
         this.authkit.completeOAuth2({
-          externalAuthId: tx.externalAuthId,
+          externalAuthId,
           user,
           userConsentOptions: this.config.login.userConsentOptions,
         }),
       ));
     } catch (err) {
       const failure = classifyCompletionError(err);
-      this.logger.warn(
-        { code: failure.code, status: failure.status, detail: failure.detail, tx: tx.id },
-        'completion failed',
-      );
+      // AuthKit's message may quote the request: never with the external_auth_id in it.
+      const detail = failure.detail?.split(externalAuthId).join(externalAuthIdHint(externalAuthId));
+      this.logger.warn({ code: failure.code, status: failure.status, detail, txRef }, 'completion failed');
       if (failure.kind === 'rejected') {
         await this.transactions.markFailed(tx.id, failure.code);
         return this.fail(ctx, failure.code, { flow, user });
@@ -294,7 +329,7 @@ export class LoginService {
     }
     if (!isAllowedRedirect(redirectUri, this.config.workos.authkitDomain, this.config.production)) {
       await this.transactions.markFailed(tx.id, 'redirect_rejected');
-      this.logger.error({ tx: tx.id }, 'completion returned a redirect_uri outside the AuthKit domain');
+      this.logger.error({ txRef }, 'completion returned a redirect_uri outside the AuthKit domain');
       return this.fail(ctx, 'redirect_rejected', { flow, user });
     }
     // AuthKit has completed: whatever happens to our bookkeeping, the browser must get its redirect.
@@ -305,11 +340,11 @@ export class LoginService {
         await this.transactions.markCompleted(tx.id, completedAt);
         await this.links.recordLogin(user, completedAt);
       },
-      `completion of transaction ${tx.id}`,
+      `completion of transaction ${txRef}`,
       this.logger,
     );
     await this.record(ctx, 'success', 'completed', tx, user);
-    this.logger.log({ tx: tx.id, ext: externalAuthIdHint(tx.externalAuthId) }, 'login completed');
+    this.logger.log({ txRef, ext: externalAuthIdHint(externalAuthId) }, 'login completed');
     return this.redirect(ctx, redirectUri, [...flow.cookies, { name: txCookieName(tx.id) }]);
   }
 
@@ -361,6 +396,12 @@ export class LoginService {
     }
   }
 
+  /** Cancel: the flow ends here (audited); its cookie goes; nothing is sent to AuthKit. */
+  private async cancel(ctx: LoginContext, flow: Flow): Promise<LoginResponse> {
+    await this.transactions.markFailed(flow.tx.id, 'connect_cancelled');
+    return this.fail(ctx, 'connect_cancelled', { flow, clear: true });
+  }
+
   private async signOutLocal(ctx: LoginContext, flow: Flow): Promise<void> {
     const signed = ctx.req.signedCookies as Record<string, unknown> | undefined;
     const token = signed?.[BRIDGE_SESSION_COOKIE];
@@ -369,7 +410,11 @@ export class LoginService {
   }
 
   private form(flow: Flow) {
-    return { txId: flow.tx.id, csrf: csrfToken(this.config.session.secret, flow.tx.id, flow.secret) };
+    return {
+      txId: flow.tx.id,
+      csrf: csrfToken(this.config.session.secret, flow.tx.id, flow.secret),
+      appHost: new URL(this.config.publicUrl).host,
+    };
   }
 
   private redirect(ctx: LoginContext, url: string, cookies: CookieOp[]): LoginResponse {
@@ -395,7 +440,7 @@ export class LoginService {
   ): Promise<LoginResponse> {
     const { flow } = options;
     await this.record(ctx, 'failure', code, flow?.tx, options.user, options.externalAuthId);
-    this.logger.log({ code, tx: flow?.tx.id }, 'login failed');
+    this.logger.log({ code, ...(flow && { txRef: transactionRef(flow.tx.id) }) }, 'login failed');
     const cookies = [...(flow?.cookies ?? [])];
     if (options.clear && flow) cookies.push({ name: txCookieName(flow.tx.id) });
     return { status: LOGIN_FAILURES[code].status, html: failurePage(code, options.actions), cookies };
@@ -416,7 +461,7 @@ export class LoginService {
       code,
       strategy: this.legacy.strategy,
       transactionId: tx?.id,
-      externalAuthId: tx?.externalAuthId ?? externalAuthId,
+      externalAuthId: tx?.externalAuthId ?? externalAuthId ?? undefined,
       legacyUserId: user?.id,
       email: user?.email || undefined,
       ip: ctx.req.ip,

@@ -44,7 +44,29 @@ describe('mcpSettingsFrom', () => {
     expect(s.allowedOrigins).toEqual(['https://app.example.com']);
     expect(s.resourceName).toBe('Acme tools');
     expect(s.documentationUrl).toBe('https://docs.example.com/mcp');
-    expect(s.upstream).toEqual({ url: 'https://tools.internal.example.com/mcp', secret: 's'.repeat(32) });
+    expect(s.upstream).toEqual({
+      url: 'https://tools.internal.example.com/mcp',
+      secret: 's'.repeat(32),
+      toolScopes: new Map(),
+    });
+  });
+
+  it('reads MCP_UPSTREAM_TOOL_SCOPES into a map of tool name to scopes', () => {
+    const s = mcpSettingsFrom(
+      loadConfig({
+        ...production,
+        MCP_UPSTREAM_URL: 'https://tools.internal.example.com/mcp',
+        MCP_UPSTREAM_SECRET: 's'.repeat(32),
+        MCP_UPSTREAM_TOOL_SCOPES:
+          '{"create_invoice":["invoices:write","invoices:write"],"list.v2":[],"constructor":["x"]}',
+      }),
+    );
+    expect([...s.upstream!.toolScopes]).toEqual([
+      ['create_invoice', ['invoices:write']],
+      ['list.v2', []],
+      ['constructor', ['x']],
+    ]);
+    expect(s.upstream!.toolScopes.get('toString')).toBeUndefined();
   });
 
   it('reads MCP_REQUEST_OFFLINE_ACCESS, keeping offline_access out of the challenge scopes', () => {
@@ -84,6 +106,27 @@ describe('mcpSettingsFrom', () => {
     ],
     [{ MCP_UPSTREAM_SECRET: 'short' }, /^MCP_UPSTREAM_SECRET: must be at least 32 characters/],
     [{ MCP_SCOPES: 'openid "quoted"' }, /^MCP_SCOPES/],
+    ...[
+      'not json',
+      '["invoices:write"]',
+      '"x"',
+      'null',
+      '{"tool":"invoices:write"}',
+      '{"tool":[1]}',
+      '{"tool":["has space"]}',
+      '{"tool":["quote\\""]}',
+      '{"bad name!":["x"]}',
+      '{"":["x"]}',
+      '{"__proto__":["admin"]}',
+    ].map((value): [Record<string, string>, RegExp] => [
+      {
+        MCP_UPSTREAM_URL: 'https://up.example.com/mcp',
+        MCP_UPSTREAM_SECRET: 's'.repeat(32),
+        MCP_UPSTREAM_TOOL_SCOPES: value,
+      },
+      /^MCP_UPSTREAM_TOOL_SCOPES/,
+    ]),
+    [{ MCP_UPSTREAM_TOOL_SCOPES: '{"tool":["x"]}' }, /^MCP_UPSTREAM_TOOL_SCOPES: only with MCP_UPSTREAM_URL/],
     [
       { MCP_DOCUMENTATION_URL: 'http://docs.example.com' },
       /^MCP_DOCUMENTATION_URL: must be https:\/\/ in production/,

@@ -38,15 +38,25 @@ export interface McpSettings {
   allowedOrigins: string[];
   /** The WorkOS client id (the audience check's warning); the API itself is called through src/authkit. */
   workos: { clientId?: string };
-  upstream?: { url: string; secret: string };
+  /**
+   * Proxy mode: the upstream MCP endpoint, the secret that signs the identity token and binds
+   * session ids, and the scopes each upstream tool needs (MCP_UPSTREAM_TOOL_SCOPES).
+   */
+  upstream?: { url: string; secret: string; toolScopes: ReadonlyMap<string, readonly string[]> };
   /** Seconds of clock skew tolerated on exp / nbf / iat. */
   clockToleranceSeconds: number;
   /** The largest token accepted (bytes of the Authorization header value). */
   maxTokenLength: number;
-  /** At most one JWKS refetch per this many milliseconds for unknown `kid`s (requests wait for it). */
+  /** After a failed JWKS fetch, the next one (for an unknown `kid`, or while no set is held) no sooner than this. */
   jwksRefetchIntervalMs: number;
-  /** A `kid` still unknown after a refetch is refused without another one for this long; also the background refresh's spacing. */
+  /**
+   * After a successful JWKS fetch, an unknown `kid` is refused at once (no refetch) for this long;
+   * a key AuthKit rotated in is therefore accepted at most this long after the last fetch. Also the
+   * background refresh's spacing.
+   */
   jwksCooldownMs: number;
+  /** At most this many requests wait for one JWKS fetch; beyond it: refused at once (unknown key, or unavailable while no set is held). */
+  jwksMaxWaiting: number;
   /** JWKS older than this is refreshed in the background (the old set stays in use). */
   jwksMaxAgeMs: number;
   /** AuthKit metadata is refetched after this long. */
@@ -83,12 +93,19 @@ export function mcpSettingsFrom(config: AppConfig): McpSettings {
     workos: { clientId: config.workos.clientId },
     upstream:
       config.mcp.upstreamUrl && config.mcp.upstreamSecret
-        ? { url: config.mcp.upstreamUrl, secret: config.mcp.upstreamSecret }
+        ? {
+            url: config.mcp.upstreamUrl,
+            secret: config.mcp.upstreamSecret,
+            toolScopes: new Map(
+              Object.entries(config.mcp.upstreamToolScopes).map(([tool, scopes]) => [tool, unique(scopes)]),
+            ),
+          }
         : undefined,
     clockToleranceSeconds: 5,
     maxTokenLength: 8192,
     jwksRefetchIntervalMs: 1_000,
     jwksCooldownMs: 30_000,
+    jwksMaxWaiting: 100,
     jwksMaxAgeMs: 10 * 60_000,
     metadataTtlMs: 5 * 60_000,
     fetchTimeoutMs: 5_000,

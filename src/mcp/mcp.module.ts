@@ -1,4 +1,4 @@
-import { MiddlewareConsumer, Module, NestModule, RequestMethod } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { AccessModule } from '../access/access.module';
 import { AuthKitClient } from '../authkit/authkit-client';
@@ -10,8 +10,8 @@ import { AuthkitMetadataService } from './auth/authkit-metadata.service';
 import { JwksKeyStore } from './auth/jwks-key-store';
 import { McpAuthService } from './auth/mcp-auth.service';
 import { Clock } from './clock';
-import { McpCorsMiddleware } from './http/cors.middleware';
 import { MCP_FETCH } from './http/fetch-json';
+import { McpOriginPolicy } from './http/origin-policy';
 import { IdentityService } from './identity/identity.service';
 import { UserDirectory } from './identity/user-directory';
 import { PrismaUserLinkRepository, UserLinkRepository } from './identity/user-link.repository';
@@ -26,15 +26,6 @@ import { ProfileTool } from './tools/profile.tool';
 import { McpToolRegistry } from './tools/tool-registry';
 import { WhoamiTool } from './tools/whoami.tool';
 import { WellKnownController } from './well-known.controller';
-
-/** The documents any origin may read (CORS *). */
-const PUBLIC_DOCUMENTS = [
-  '.well-known/oauth-protected-resource',
-  '.well-known/oauth-protected-resource/mcp',
-  '.well-known/oauth-authorization-server',
-  '.well-known/openid-configuration',
-  'docs/mcp',
-];
 
 /**
  * The MCP resource server: /mcp behind AuthKit access tokens, the RFC 9728 metadata, AuthKit's
@@ -62,6 +53,7 @@ const PUBLIC_DOCUMENTS = [
     { provide: UserDirectory, useExisting: AuthKitClient },
     { provide: UserLinkRepository, useClass: PrismaUserLinkRepository },
     McpAuthService,
+    McpOriginPolicy,
     McpToolRegistry,
     McpServerFactory,
     UpstreamProxyService,
@@ -73,13 +65,4 @@ const PUBLIC_DOCUMENTS = [
   ],
   exports: [McpToolRegistry, McpAuthService, IdentityService],
 })
-export class McpModule implements NestModule {
-  configure(consumer: MiddlewareConsumer): void {
-    consumer
-      .apply(McpCorsMiddleware)
-      .forRoutes(
-        { path: 'mcp', method: RequestMethod.ALL },
-        ...PUBLIC_DOCUMENTS.map((path) => ({ path, method: RequestMethod.ALL })),
-      );
-  }
-}
+export class McpModule {}

@@ -19,12 +19,15 @@ export class ProtectedResourceMetadata {
   ) {}
 
   /**
-   * Every scope clients may need: the ones asked for up front and every tool's; offline_access
-   * (last) only with MCP_REQUEST_OFFLINE_ACCESS=true.
+   * Every scope clients may need: the ones asked for up front and every tool's (in proxy mode the
+   * upstream tools' MCP_UPSTREAM_TOOL_SCOPES); offline_access (last) only with
+   * MCP_REQUEST_OFFLINE_ACCESS=true.
    */
   scopesSupported(): string[] {
+    const upstream = this.settings.upstream;
+    const toolScopes = upstream ? [...upstream.toolScopes.values()].flat() : this.tools.requiredScopes();
     return withOfflineAccess(
-      [...this.settings.challengeScopes, ...this.tools.requiredScopes()],
+      [...this.settings.challengeScopes, ...toolScopes],
       this.settings.requestOfflineAccess,
     );
   }

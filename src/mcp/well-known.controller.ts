@@ -1,13 +1,27 @@
-import { Controller, Get, Header, Inject, Res } from '@nestjs/common';
-import type { Response } from 'express';
+import { Controller, Get, Header, Inject, Options, Req, Res } from '@nestjs/common';
+import type { Request, Response } from 'express';
 import { escapeHtml, renderPage } from '../common/html';
 import { ServiceUnavailableError } from '../common/errors';
 import { AuthkitMetadataService, type MetadataKind } from './auth/authkit-metadata.service';
+import { allowAnyOrigin, EXPOSED_HEADERS } from './http/origin-policy';
 import { MCP_SETTINGS, type McpSettings } from './mcp-settings';
 import { ProtectedResourceMetadata } from './protected-resource';
 import { McpToolRegistry } from './tools/tool-registry';
 
-/** The discovery documents MCP clients read before they authorize, and a page for people. */
+/** The public documents: any origin may read them (CORS *), each at its one path. */
+const PUBLIC_DOCUMENTS = [
+  '.well-known/oauth-protected-resource/mcp',
+  '.well-known/oauth-protected-resource',
+  '.well-known/oauth-authorization-server',
+  '.well-known/openid-configuration',
+  'docs/mcp',
+];
+
+/**
+ * The discovery documents MCP clients read before they authorize, and a page for people. Public:
+ * every answer (errors included) carries `Access-Control-Allow-Origin: *`, and their CORS
+ * preflight is answered here.
+ */
 @Controller()
 export class WellKnownController {
   constructor(
@@ -17,30 +31,41 @@ export class WellKnownController {
     private readonly tools: McpToolRegistry,
   ) {}
 
+  @Options(PUBLIC_DOCUMENTS)
+  preflight(@Req() req: Request, @Res() res: Response): void {
+    allowAnyOrigin(req, res);
+  }
+
   @Get('.well-known/oauth-protected-resource/mcp')
-  protectedResourceForMcp(@Res() res: Response): void {
+  protectedResourceForMcp(@Req() req: Request, @Res() res: Response): void {
+    allowAnyOrigin(req, res);
     this.sendResource(res);
   }
 
   @Get('.well-known/oauth-protected-resource')
-  protectedResource(@Res() res: Response): void {
+  protectedResource(@Req() req: Request, @Res() res: Response): void {
+    allowAnyOrigin(req, res);
     this.sendResource(res);
   }
 
   /** AuthKit's own metadata, served through (cached) for clients that look for it here. */
   @Get('.well-known/oauth-authorization-server')
-  oauthServer(@Res() res: Response): Promise<void> {
+  oauthServer(@Req() req: Request, @Res() res: Response): Promise<void> {
+    allowAnyOrigin(req, res);
     return this.sendAuthkit(res, 'oauth-authorization-server');
   }
 
   @Get('.well-known/openid-configuration')
-  openidConfiguration(@Res() res: Response): Promise<void> {
+  openidConfiguration(@Req() req: Request, @Res() res: Response): Promise<void> {
+    allowAnyOrigin(req, res);
     return this.sendAuthkit(res, 'openid-configuration');
   }
 
   @Get('docs/mcp')
   @Header('Content-Type', 'text/html; charset=utf-8')
   @Header('Cache-Control', 'public, max-age=300')
+  @Header('Access-Control-Allow-Origin', '*')
+  @Header('Access-Control-Expose-Headers', EXPOSED_HEADERS)
   docs(): string {
     const s = this.settings;
     const tools = this.tools

@@ -51,6 +51,8 @@ async function connect(h: Harness, b: Browser, who: Who): Promise<Connection> {
       page = await b.submit(page, '/auth/login/local', { ...who }, h.isClientRedirect);
     else if (page.html.includes('action="/auth/login/confirm"'))
       page = await b.submit(page, '/auth/login/confirm', { action: 'continue' }, h.isClientRedirect);
+    else if (page.html.includes('action="/auth/login/connect"'))
+      page = await b.submit(page, '/auth/login/connect', { action: 'continue' }, h.isClientRedirect);
     else if (page.html.includes('action="/login"'))
       page = await b.submit(page, '/login', { ...who }, h.isClientRedirect);
     else

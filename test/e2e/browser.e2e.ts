@@ -154,6 +154,11 @@ if (skipReason) test.skip(skipReason, () => {});
     await page.getByRole('link', { name: 'Start the sign-in' }).click();
     await page.waitForURL(/\/auth\/login\?external_auth_id=/);
     expect(await heading()).toMatch(/sign in/i);
+    // What is asking, where, and a way out, before any password.
+    expect(await page.locator('main').innerText()).toMatch(
+      /An AI application is asking to connect to your account at localhost:\d+\./,
+    );
+    expect(await page.getByRole('button', { name: 'Cancel' }).count()).toBe(1);
     await check('02-sign-in');
 
     await page.getByLabel('Email').fill('demo@example.com');

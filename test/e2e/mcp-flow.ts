@@ -1,8 +1,8 @@
 /**
  * The official MCP SDK clients (v1 `@modelcontextprotocol/sdk`, v2 `@modelcontextprotocol/client`)
  * running their whole OAuth flow against the bridge, with a scripted person at the browser:
- * whatever sign-in page they land on (the bridge's form, "Continue as", the legacy app's login)
- * they fill in, until AuthKit sends the browser back to the client's redirect URI with a code.
+ * whatever sign-in page they land on (the bridge's form, "Continue as", "An AI application is
+ * asking to connect", the legacy app's login) they fill in, until AuthKit sends the browser back to the client's redirect URI with a code.
  */
 import { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { UnauthorizedError as V1UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
@@ -24,8 +24,9 @@ export interface Credentials {
 
 /**
  * What a person does on the page the browser landed on: the bridge's own sign-in form, the
- * bridge's "Continue as" step, or the legacy app's login form. A page with status 0 is the
- * client's redirect URI (Browser.go stopped there): nothing to do.
+ * bridge's "Continue as" step, its "An AI application is asking to connect" step (Continue, then
+ * the page after it), or the legacy app's login form. A page with status 0 is the client's
+ * redirect URI (Browser.go stopped there): nothing to do.
  */
 export async function signInOnPage(
   browser: Browser,
@@ -38,6 +39,12 @@ export async function signInOnPage(
     return browser.submit(page, '/auth/login/local', { email: who.email, password: who.password }, stop);
   if (page.html.includes('action="/auth/login/confirm"'))
     return browser.submit(page, '/auth/login/confirm', { action: 'continue' }, stop);
+  if (page.html.includes('action="/auth/login/connect"')) {
+    const next = await browser.submit(page, '/auth/login/connect', { action: 'continue' }, stop);
+    if (next.html.includes('action="/auth/login/connect"'))
+      throw new Error(`Continue led back to ${next.url}`);
+    return signInOnPage(browser, next, who, stop);
+  }
   if (page.html.includes('action="/login"'))
     return browser.submit(page, '/login', { email: who.email, password: who.password }, stop);
   throw new Error(`no sign-in step on ${page.url} (${page.status}): ${pageText(page.html).slice(0, 500)}`);

@@ -102,7 +102,8 @@ describePg('two bridge processes on one PostgreSQL behind one origin', () => {
     try {
       const login = lb.served.filter((s) => pathOf(s.path).startsWith('/auth/login'));
       expect(login.map((s) => `${pathOf(s.path)} ${s.backend} ${s.status}`)).toEqual([
-        '/auth/login A 302', // to the legacy login
+        '/auth/login A 200', // "An AI application is asking to connect"
+        '/auth/login/connect B 303', // Continue (on B): to the legacy login
         '/auth/login/resume B 302', // back from it: completion on B, then to AuthKit
       ]);
       const completions = emulator.completionCalls();
@@ -133,7 +134,8 @@ describePg('two bridge processes on one PostgreSQL behind one origin', () => {
       code_challenge_method: 'S256',
       state: 'race',
     });
-    const legacyLogin = await browser.go(authorize);
+    const ask = await browser.go(authorize);
+    const legacyLogin = await browser.submit(ask, '/auth/login/connect', { action: 'continue' });
     expect(legacyLogin.url.startsWith(legacy.loginUrl)).toBe(true);
     // The legacy login answers with a redirect to the resume URL; deliver it to A and B at once.
     const signedIn = await browser.request(legacy.loginUrl, {

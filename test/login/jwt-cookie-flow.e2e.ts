@@ -16,17 +16,27 @@ describe('login bridge, jwt-cookie strategy (fake legacy app + AuthKit emulator)
   const loginUrlOf = (b: Browser) => b.history.findLast((u) => u.includes('/auth/login?external_auth_id='))!;
   const callsFor = (b: Browser) =>
     h.emulator.completionCalls().filter((c) => c.externalAuthId === externalAuthIdOf(loginUrlOf(b)));
-  const signJwt = (claims: Record<string, unknown>, secret = h.legacy!.jwtSecret, expiresIn = '1h') =>
-    new SignJWT(claims)
+  const signJwt = (
+    claims: Record<string, unknown>,
+    secret = h.legacy!.jwtSecret,
+    expiresIn: string | null = '1h',
+    issuedAt: number | null = Math.floor(Date.now() / 1000),
+  ) => {
+    const jwt = new SignJWT(claims)
       .setProtectedHeader({ alg: 'HS256' })
       .setIssuer('legacy-app')
-      .setAudience('connect-bridge')
-      .setExpirationTime(expiresIn)
-      .sign(new TextEncoder().encode(secret));
+      .setAudience('connect-bridge');
+    if (issuedAt !== null) jwt.setIssuedAt(issuedAt);
+    if (expiresIn !== null) jwt.setExpirationTime(expiresIn);
+    return jwt.sign(new TextEncoder().encode(secret));
+  };
+  const now = () => Math.floor(Date.now() / 1000);
 
   it('goes through the legacy login and completes with the user in the JWT cookie', async () => {
     const b = new Browser();
-    const loginPage = await b.go(h.authorizeUrl('j-1'));
+    const ask = await b.go(h.authorizeUrl('j-1'));
+    expect(pageText(ask.html)).toContain('An AI application is asking to connect to your account');
+    const loginPage = await b.submit(ask, '/auth/login/connect', { action: 'continue' });
     expect(loginPage.url.startsWith(`${h.legacy!.loginUrl}?return_to=`)).toBe(true);
     const before = await h.loginOutcomes();
     const end = await b.submit(
@@ -63,14 +73,52 @@ describe('login bridge, jwt-cookie strategy (fake legacy app + AuthKit emulator)
       () => signJwt({ sub: 'u-evil', email: 'evil@example.com' }, 'not-the-secret-'.repeat(3)),
     ],
     ['an expired token', () => signJwt({ sub: 'u-alice', email: alice.email }, undefined, '-1h')],
+    ['a token that never expires', () => signJwt({ sub: 'u-alice', email: alice.email }, undefined, null)],
+    ['a token without iat', () => signJwt({ sub: 'u-alice', email: alice.email }, undefined, '1h', null)],
+    [
+      'a token issued more than LEGACY_JWT_MAX_AGE_SECONDS (default a day) ago',
+      () => signJwt({ sub: 'u-alice', email: alice.email }, undefined, '10y', now() - 86_400 - 60),
+    ],
     ['garbage', async () => 'garbage'],
   ])('treats %s as signed out and sends the browser to the legacy login', async (_what, make) => {
     const b = new Browser();
     b.setCookie(h.url, 'legacy_jwt', await make());
     const before = await h.loginOutcomes();
-    const page = await b.go(h.authorizeUrl());
+    const ask = await b.go(h.authorizeUrl());
+    expect(ask.html).toContain('action="/auth/login/connect"');
+    const page = await b.submit(ask, '/auth/login/connect', { action: 'continue' });
     expect(page.url.startsWith(`${h.legacy!.loginUrl}?return_to=`)).toBe(true);
     expect(callsFor(b)).toEqual([]);
     expect(grown(before, await h.loginOutcomes())).toEqual({}); // not an ending: on to the legacy login
+  });
+});
+
+describe('jwt-cookie strategy settings', () => {
+  it('checks the typ header when LEGACY_JWT_TYP is set (the fixture issues typ-less tokens: signed out)', async () => {
+    const h = await startHarness({ strategy: 'jwt-cookie', env: { LEGACY_JWT_TYP: 'legacy-session+jwt' } });
+    try {
+      const sign = (typ?: string) =>
+        new SignJWT({ sub: 'u-alice', email: alice.email, given_name: 'Alice' })
+          .setProtectedHeader({ alg: 'HS256', ...(typ ? { typ } : {}) })
+          .setIssuer('legacy-app')
+          .setAudience('connect-bridge')
+          .setIssuedAt()
+          .setExpirationTime('1h')
+          .sign(new TextEncoder().encode(h.legacy!.jwtSecret));
+      for (const [typ, signedIn] of [
+        [undefined, false],
+        ['JWT', false],
+        ['at+jwt', false],
+        ['legacy-session+jwt', true],
+      ] as const) {
+        const b = new Browser();
+        b.setCookie(h.url, 'legacy_jwt', await sign(typ));
+        const page = await b.go(h.authorizeUrl());
+        if (signedIn) expect(pageText(page.html)).toContain('You are signed in as Alice');
+        else expect(page.html).toContain('action="/auth/login/connect"'); // signed out: asked first
+      }
+    } finally {
+      await h.close();
+    }
   });
 });

@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import { LocalUsersService } from '../../src/legacy-session/local-users.service';
+import { LoginMaintenanceService } from '../../src/login/login-maintenance.service';
 import { RateLimiterService } from '../../src/legacy-session/rate-limiter.service';
 import { LogCapture } from '../helpers/app';
 import { Browser, formFields, pageText, type Page } from './browser';
@@ -6,6 +8,8 @@ import { CLIENT_REDIRECT, externalAuthIdOf, grown, scrape, startHarness, type Ha
 
 const LOCAL_FORM = '/auth/login/local';
 const CONFIRM = '/auth/login/confirm';
+const CONNECT = '/auth/login/connect';
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
 describe('login bridge, local strategy (through the AuthKit emulator)', () => {
   let h: Harness;
@@ -120,6 +124,103 @@ describe('login bridge, local strategy (through the AuthKit emulator)', () => {
     expect(h.isClientRedirect(end.url)).toBe(true);
     expect(callsFor(b)).toEqual([expect.objectContaining({ userId: users.erin.id, status: 200 })]);
     expect(b.cookiesFor(`${h.url}/auth/login`).cbridge_session).not.toBe(oldSession);
+  });
+
+  it('says on the sign-in form who is asking to connect where, and lets the person cancel', async () => {
+    const b = new Browser();
+    const form = await begin(b);
+    expect(pageText(form.html)).toContain(
+      `An AI application is asking to connect to your account at ${new URL(h.url).host}`,
+    );
+    expect(form.html).toMatch(/<button type="submit" name="action" value="cancel"[^>]*>Cancel<\/button>/);
+    const { tx } = formFields(form.html, LOCAL_FORM);
+    expect(formFields(form.html, CONNECT).tx).toBe(tx);
+    let cancelled!: Page;
+    const metrics = await metricsDuring(
+      async () => (cancelled = await b.submit(form, CONNECT, { action: 'cancel' })),
+    );
+    expect(metrics).toEqual({ outcomes: { cancelled: 1 }, completions: {} });
+    expect(cancelled.status).toBe(200);
+    expect(pageText(cancelled.html)).toContain('Nothing was connected');
+    expect(await lastAudit()).toMatchObject({
+      outcome: 'failure',
+      errorCode: 'connect_cancelled',
+      transactionId: tx,
+    });
+    // The form of the cancelled flow signs nobody in.
+    const late = await b.request(`${h.url}${LOCAL_FORM}`, {
+      form: {
+        ...formFields(form.html, LOCAL_FORM),
+        email: users.carol.email,
+        password: users.carol.password,
+      },
+    });
+    expect(late.status).toBeGreaterThanOrEqual(400);
+    expect(callsFor(b)).toEqual([]);
+    await expect(h.prisma.loginTransaction.findUnique({ where: { id: tx } })).resolves.toMatchObject({
+      status: 'failed',
+      errorCode: 'connect_cancelled',
+      externalAuthId: null,
+    });
+  });
+
+  it('offers Cancel on "Continue as" too', async () => {
+    const b = new Browser();
+    await signIn(b, await begin(b), users.carol);
+    const confirm = await begin(b);
+    expect(pageText(confirm.html)).toContain(`asking to connect to your account at ${new URL(h.url).host}`);
+    const cancelled = await b.submit(confirm, CONFIRM, { action: 'cancel' });
+    expect(cancelled.status).toBe(200);
+    expect(pageText(cancelled.html)).toContain('Nothing was connected');
+    expect(callsFor(b)).toEqual([]);
+    expect(await lastAudit()).toMatchObject({ errorCode: 'connect_cancelled', legacyUserId: null });
+  });
+
+  it('keeps only a SHA-256 of the external_auth_id once a flow has ended, and still refuses its replay', async () => {
+    const txOf = (page: Page) => formFields(page.html, LOCAL_FORM).tx;
+    const row = (id: string) => h.prisma.loginTransaction.findUniqueOrThrow({ where: { id } });
+
+    // Pending: the id is needed for the completion, so it is there (with its hash).
+    const b = new Browser();
+    const form = await begin(b);
+    const ext = externalAuthIdOf(loginUrlOf(b));
+    expect(await row(txOf(form))).toMatchObject({
+      status: 'pending',
+      externalAuthId: ext,
+      externalAuthIdHash: sha256(ext),
+    });
+    // Completed: the hash only; a replay, in this browser or another, is still refused.
+    await signIn(b, form, users.carol);
+    expect(await row(txOf(form))).toMatchObject({
+      status: 'completed',
+      externalAuthId: null,
+      externalAuthIdHash: sha256(ext),
+    });
+    expect((await b.request(loginUrlOf(b))).status).toBe(409);
+    expect((await new Browser().request(loginUrlOf(b))).status).toBe(409);
+    expect(callsFor(b)).toHaveLength(1);
+
+    // Failed (AuthKit refused): the hash only.
+    const failed = new Browser();
+    const failedForm = await begin(failed);
+    h.emulator.injectCompletionFault({ status: 400, body: { code: 'invalid_email', message: 'refused' } });
+    await signIn(failed, failedForm, users.carol);
+    expect(await row(txOf(failedForm))).toMatchObject({ status: 'failed', externalAuthId: null });
+
+    // Expired, noticed by the housekeeping sweep (nobody came back): the hash only.
+    const abandoned = new Browser();
+    const abandonedForm = await begin(abandoned);
+    await h.prisma.loginTransaction.update({
+      where: { id: txOf(abandonedForm) },
+      data: { expiresAt: new Date(Date.now() - 1000) },
+    });
+    await h.app.get(LoginMaintenanceService).sweep();
+    expect(await row(txOf(abandonedForm))).toMatchObject({ status: 'expired', externalAuthId: null });
+    expect(
+      await h.prisma.loginTransaction.count({
+        where: { status: { not: 'pending' }, externalAuthId: { not: null } },
+      }),
+    ).toBe(0);
   });
 
   it('answers a wrong password and an unknown email alike, and audits and counts both', async () => {
@@ -418,6 +519,7 @@ describe('login bridge, local strategy (through the AuthKit emulator)', () => {
       expect(await lastAudit()).toMatchObject({ errorCode: 'login_transaction_expired', transactionId: tx });
       await expect(h.prisma.loginTransaction.findUnique({ where: { id: tx } })).resolves.toMatchObject({
         status: 'expired',
+        externalAuthId: null,
       });
     });
 

@@ -1,8 +1,9 @@
 import { LEGACY_USERS } from '../fixtures/legacy-app';
-import { Browser, pageText, type Page } from './browser';
+import { Browser, formFields, pageText, type Page } from './browser';
 import { externalAuthIdOf, grown, startHarness, type Harness } from './harness';
 
 const [alice, bob] = LEGACY_USERS;
+const CONNECT = '/auth/login/connect';
 
 describe('login bridge, session-introspection strategy (fake legacy app + AuthKit emulator)', () => {
   let h: Harness;
@@ -24,10 +25,85 @@ describe('login bridge, session-introspection strategy (fake legacy app + AuthKi
   /** Submits the legacy app's own login form. */
   const legacyLogin = (b: Browser, page: Page, who: { email: string; password: string }) =>
     b.submit(page, '/login', { email: who.email, password: who.password }, h.isClientRedirect);
+  /** A signed-out browser's way to the legacy login: the "asking to connect" page, then Continue. */
+  const throughConnect = async (b: Browser, url = h.authorizeUrl()) => {
+    const ask = await b.go(url);
+    expect(ask.html).toContain(`action="${CONNECT}"`);
+    return b.submit(ask, CONNECT, { action: 'continue' });
+  };
+
+  it('tells a signed-out browser first that an AI application is asking to connect, once per flow', async () => {
+    const b = new Browser();
+    const ask = await b.go(h.authorizeUrl('s-0'));
+    expect(ask.status).toBe(200);
+    expect(ask.url.startsWith(`${h.url}/auth/login?`)).toBe(true);
+    const text = pageText(ask.html);
+    expect(text).toContain(
+      `An AI application is asking to connect to your account at ${new URL(h.url).host}`,
+    );
+    expect(ask.html).toMatch(/<button type="submit" name="action" value="continue">Continue<\/button>/);
+    expect(ask.html).toMatch(/<button type="submit" name="action" value="cancel"[^>]*>Cancel<\/button>/);
+    expect(legacy().requests.some((r) => r.includes(new URL(ask.url).search))).toBe(false);
+
+    // Continue: on to the legacy login; the session made there completes without another page.
+    const loginPage = await b.submit(ask, CONNECT, { action: 'continue' });
+    expect(loginPage.url.startsWith(`${legacy().loginUrl}?`)).toBe(true);
+    const end = await legacyLogin(b, loginPage, alice);
+    expect(new URL(end.url).searchParams.get('state')).toBe('s-0');
+    expect(callsFor(b)).toEqual([expect.objectContaining({ userId: 'u-alice', status: 200 })]);
+    const pages = b.history.filter((u) => u.startsWith(h.url));
+    expect(pages.map((u) => new URL(u).pathname)).toEqual(['/auth/login', CONNECT, '/auth/login/resume']);
+  });
+
+  it('ends the flow on Cancel: nothing completed, audited, the tab says so', async () => {
+    const b = new Browser();
+    const ask = await b.go(h.authorizeUrl());
+    const before = await h.loginOutcomes();
+    const cancelled = await b.submit(ask, CONNECT, { action: 'cancel' });
+    expect(cancelled.status).toBe(200);
+    expect(pageText(cancelled.html)).toContain('Nothing was connected');
+    expect(grown(before, await h.loginOutcomes())).toEqual({ cancelled: 1 });
+    expect(await lastAudit()).toMatchObject({ outcome: 'failure', errorCode: 'connect_cancelled' });
+    expect(b.cookieNames().some((n) => n.startsWith('cbridge_tx_'))).toBe(false);
+    // Signing in at the legacy app afterwards does not revive it.
+    const { tx } = formFields(ask.html, CONNECT);
+    await legacyLogin(b, await b.go(legacy().loginUrl), alice);
+    const again = await b.go(`${h.url}/auth/login/resume?tx=${tx}`);
+    expect(again.status).toBeGreaterThanOrEqual(400);
+    expect(callsFor(b)).toEqual([]);
+  });
+
+  it('keeps the connect step bound to its browser: no CSRF token, a foreign Origin or another browser get 403', async () => {
+    const b = new Browser();
+    const ask = await b.go(h.authorizeUrl());
+    const fields = formFields(ask.html, CONNECT);
+    const refused = [
+      await b.request(`${h.url}${CONNECT}`, { form: { tx: fields.tx, action: 'continue' } }),
+      await b.request(`${h.url}${CONNECT}`, { form: { ...fields, csrf: 'x', action: 'continue' } }),
+      await b.request(`${h.url}${CONNECT}`, {
+        form: { ...fields, action: 'continue' },
+        headers: { Origin: 'https://evil.example' },
+      }),
+      await new Browser().request(`${h.url}${CONNECT}`, { form: { ...fields, action: 'continue' } }),
+    ];
+    expect(refused.map((r) => r.status)).toEqual([403, 403, 403, 403]);
+    for (const r of refused) expect(r.headers.get('location')).toBeNull();
+    // The person's own Continue still works afterwards.
+    const loginPage = await b.submit(ask, CONNECT, { action: 'continue' });
+    expect(loginPage.url.startsWith(`${legacy().loginUrl}?`)).toBe(true);
+  });
+
+  it('asks once per flow: back from a legacy login without a session, straight to it again', async () => {
+    legacy().setsCookies = false;
+    const b = new Browser();
+    const loginPage = await throughConnect(b);
+    const again = await legacyLogin(b, loginPage, alice);
+    expect(again.url.startsWith(`${legacy().loginUrl}?`)).toBe(true);
+  });
 
   it('sends a signed-out browser to the legacy login and back, then to the client with a code', async () => {
     const b = new Browser();
-    const loginPage = await b.go(h.authorizeUrl('s-1'));
+    const loginPage = await throughConnect(b, h.authorizeUrl('s-1'));
     expect(loginPage.url.startsWith(`${legacy().loginUrl}?`)).toBe(true);
     const returnTo = new URL(loginPage.url).searchParams.get('return_to')!;
     expect(returnTo).toMatch(new RegExp(`^${h.url}/auth/login/resume\\?tx=[A-Za-z0-9_-]{22}$`));
@@ -63,7 +139,7 @@ describe('login bridge, session-introspection strategy (fake legacy app + AuthKi
 
   it('asks "Continue as" for a legacy session from before the flow', async () => {
     const b = new Browser();
-    await legacyLogin(b, await b.go(h.authorizeUrl()), alice);
+    await legacyLogin(b, await throughConnect(b), alice);
     const confirm = await b.go(h.authorizeUrl('s-2'));
     expect(pageText(confirm.html)).toContain('You are signed in as Alice Anderson (alice@example.com)');
     const end = await b.submit(confirm, '/auth/login/confirm', { action: 'continue' }, h.isClientRedirect);
@@ -72,7 +148,7 @@ describe('login bridge, session-introspection strategy (fake legacy app + AuthKi
 
   it('"Use another account" goes through the legacy sign-out and completes as the new user', async () => {
     const b = new Browser();
-    await legacyLogin(b, await b.go(h.authorizeUrl()), alice);
+    await legacyLogin(b, await throughConnect(b), alice);
     const confirm = await b.go(h.authorizeUrl());
     const loginPage = await b.submit(confirm, '/auth/login/confirm', { action: 'switch' });
     expect(b.history).toContainEqual(
@@ -85,7 +161,7 @@ describe('login bridge, session-introspection strategy (fake legacy app + AuthKi
 
   it('asks again when the legacy app comes back with the account the person turned down', async () => {
     const b = new Browser();
-    await legacyLogin(b, await b.go(h.authorizeUrl()), alice);
+    await legacyLogin(b, await throughConnect(b), alice);
     const confirm = await b.go(h.authorizeUrl());
     const loginPage = await b.submit(confirm, '/auth/login/confirm', { action: 'switch' });
     const again = await legacyLogin(b, loginPage, alice);
@@ -97,10 +173,14 @@ describe('login bridge, session-introspection strategy (fake legacy app + AuthKi
     const b = new Browser();
     await b.go(h.authorizeUrl());
     const loginUrl = loginUrlOf(b);
-    const page = await new Browser().request(
-      `${loginUrl}&return_to=${encodeURIComponent('https://evil.example/')}`,
-    );
-    expect(page.status).toBe(302);
+    const other = new Browser();
+    const ask = await other.request(`${loginUrl}&return_to=${encodeURIComponent('https://evil.example/')}`);
+    expect(ask.status).toBe(200);
+    expect(ask.html).not.toContain('evil.example');
+    const page = await other.request(`${h.url}${CONNECT}`, {
+      form: { ...formFields(ask.html, CONNECT), action: 'continue' },
+    });
+    expect(page.status).toBe(303);
     const target = new URL(page.headers.get('location')!);
     expect(target.origin).toBe(legacy().url);
     expect(target.searchParams.get('return_to')!.startsWith(`${h.url}/auth/login/resume?tx=`)).toBe(true);
@@ -119,7 +199,7 @@ describe('login bridge, session-introspection strategy (fake legacy app + AuthKi
     'shows "unavailable" with a retry link when the legacy app %s, and the retry resumes',
     async (_what, mode) => {
       const b = new Browser();
-      await legacyLogin(b, await b.go(h.authorizeUrl()), alice);
+      await legacyLogin(b, await throughConnect(b), alice);
       legacy().mode = mode;
       legacy().slowMs = 1500;
       const before = await h.loginOutcomes();
@@ -142,7 +222,7 @@ describe('login bridge, session-introspection strategy (fake legacy app + AuthKi
 
   it('refuses a user JSON it cannot use', async () => {
     const b = new Browser();
-    await legacyLogin(b, await b.go(h.authorizeUrl()), alice);
+    await legacyLogin(b, await throughConnect(b), alice);
     legacy().mode = 'invalid';
     const before = await h.loginOutcomes();
     const page = await b.go(h.authorizeUrl());
@@ -156,7 +236,7 @@ describe('login bridge, session-introspection strategy (fake legacy app + AuthKi
     legacy().setsCookies = false;
     const b = new Browser();
     const before = await h.loginOutcomes();
-    let page = await b.go(h.authorizeUrl());
+    let page = await throughConnect(b);
     for (let i = 0; i < 5 && page.url.startsWith(legacy().loginUrl); i++)
       page = await legacyLogin(b, page, alice);
     expect(grown(before, await h.loginOutcomes())).toEqual({ legacy_session_not_found: 1 });
@@ -168,13 +248,39 @@ describe('login bridge, session-introspection strategy (fake legacy app + AuthKi
 
   it('does not let another browser resume the flow with the return_to URL', async () => {
     const a = new Browser();
-    const loginPage = await a.go(h.authorizeUrl());
+    const loginPage = await throughConnect(a);
     const returnTo = new URL(loginPage.url).searchParams.get('return_to')!;
     const b = new Browser();
-    await legacyLogin(b, await b.go(h.authorizeUrl()), bob);
+    await legacyLogin(b, await throughConnect(b), bob);
     const stolen = await b.go(returnTo);
     expect(stolen.status).toBe(403);
     expect(callsFor(a)).toEqual([]);
+  });
+});
+
+describe('login bridge, session-introspection with LOGIN_CONFIRM_CONNECT=false', () => {
+  it('sends a signed-out browser straight to the legacy login, and still asks "Continue as" for an older session', async () => {
+    const h = await startHarness({
+      strategy: 'session-introspection',
+      env: { LOGIN_CONFIRM_CONNECT: 'false' },
+    });
+    try {
+      expect(h.config.login.confirmConnect).toBe(false);
+      const b = new Browser();
+      const loginPage = await b.go(h.authorizeUrl());
+      expect(loginPage.url.startsWith(`${h.legacy!.loginUrl}?`)).toBe(true);
+      const end = await b.submit(
+        loginPage,
+        '/login',
+        { email: alice.email, password: alice.password },
+        h.isClientRedirect,
+      );
+      expect(h.isClientRedirect(end.url)).toBe(true);
+      const confirm = await b.go(h.authorizeUrl());
+      expect(pageText(confirm.html)).toContain('You are signed in as Alice Anderson');
+    } finally {
+      await h.close();
+    }
   });
 });
 
@@ -187,7 +293,8 @@ describe('login bridge, session-introspection with LEGACY_COOKIE_NAMES', () => {
     try {
       const b = new Browser();
       b.setCookie(h.url, 'unrelated', 'keep-me-private');
-      const page = await b.go(h.authorizeUrl());
+      const ask = await b.go(h.authorizeUrl());
+      const page = await b.submit(ask, CONNECT, { action: 'continue' });
       const end = await b.submit(
         page,
         '/login',

@@ -21,13 +21,15 @@ class NoGrantTypesProvider extends MemoryOAuthProvider {
 }
 
 const INSPECTOR = 'http://localhost:6274';
+/** /readyz shows the details of its checks only with the admin API's token. */
+const ADMIN_TOKEN = 'metadata-suite-admin-token-0123456789';
 
 describe('discovery documents, CORS and Origin', () => {
   let w: McpWorld;
   let url: string;
 
   beforeAll(async () => {
-    w = await startWorld({ MCP_ALLOWED_ORIGINS: INSPECTOR });
+    w = await startWorld({ MCP_ALLOWED_ORIGINS: INSPECTOR, ADMIN_API_TOKEN: ADMIN_TOKEN });
     url = w.bridge.url;
   });
   afterAll(() => w.close());
@@ -259,8 +261,9 @@ describe('discovery documents, CORS and Origin', () => {
   });
 
   it('reports AuthKit metadata and keys in /readyz', async () => {
-    const res = await request(url).get('/readyz');
+    const res = await request(url).get('/readyz').set('Authorization', `Bearer ${ADMIN_TOKEN}`);
     expect(res.status).toBe(200);
+    expect(res.body.checks).toEqual({ database: 'up', authkit_metadata: 'up', authkit_jwks: 'up' });
     expect(res.body.details.authkit_metadata).toEqual({ status: 'up', issuer: w.emulator.issuer });
     expect(res.body.details.authkit_jwks).toMatchObject({ status: 'up', keys: 1 });
   });

@@ -237,7 +237,11 @@ describe('/mcp when AuthKit cannot be reached', () => {
       url: `http://127.0.0.1:${deadPort}`,
       issuer: `http://127.0.0.1:${deadPort}`,
     } as Parameters<typeof startBridge>[0];
-    const bridge = await startBridge(fakeEmulator, db.database, { LOG_LEVEL: 'silent' });
+    const admin = 'rejections-suite-admin-token-0123456789';
+    const bridge = await startBridge(fakeEmulator, db.database, {
+      LOG_LEVEL: 'silent',
+      ADMIN_API_TOKEN: admin,
+    });
     try {
       const token = 'eyJhbGciOiJSUzI1NiIsImtpZCI6ImsxIn0.eyJzdWIiOiJ1c2VyXzEifQ.c2ln';
       const res = await request(bridge.url)
@@ -255,7 +259,7 @@ describe('/mcp when AuthKit cannot be reached', () => {
         .set('Authorization', 'Bearer junk')
         .send(toolCall('whoami'));
       expect(malformed.status).toBe(401);
-      const ready = await request(bridge.url).get('/readyz');
+      const ready = await request(bridge.url).get('/readyz').set('Authorization', `Bearer ${admin}`);
       expect(ready.status).toBe(503);
       expect(ready.body.error.authkit_metadata).toMatchObject({
         status: 'down',

@@ -34,14 +34,19 @@ describe('startup self-checks', () => {
   });
 
   it('fails /readyz with an explicit reason when the advertised issuer differs from AUTHKIT_DOMAIN', async () => {
+    const admin = 'startup-suite-admin-token-0123456789';
     const bridge = await startBridge(
       { ...emulator, issuer: liarUrl } as RunningEmulator,
       db.database,
-      {},
+      { ADMIN_API_TOKEN: admin },
       logs,
     );
     try {
-      const res = await request(bridge.url).get('/readyz');
+      const anonymous = await request(bridge.url).get('/readyz');
+      expect(anonymous.status).toBe(503);
+      expect(anonymous.body.checks.authkit_metadata).toBe('down');
+      expect(anonymous.text).not.toContain(liarUrl); // the reason is for the log and the admin token
+      const res = await request(bridge.url).get('/readyz').set('Authorization', `Bearer ${admin}`);
       expect(res.status).toBe(503);
       expect(res.body.error.authkit_metadata).toEqual({
         status: 'down',

@@ -8,6 +8,7 @@
 import request from 'supertest';
 import { LocalUsersService } from '../../src/legacy-session/local-users.service';
 import { DEFAULT_LOGIN_RATE_LIMITS, RateLimiterService } from '../../src/legacy-session/rate-limiter.service';
+import { externalAuthIdHash } from '../../src/login/login-transaction.service';
 import { Browser } from '../login/browser';
 import { externalAuthIdOf, startHarness, type Harness } from '../login/harness';
 import { MCP_HEADERS, toolCall } from '../mcp/helpers';
@@ -137,13 +138,14 @@ suite(`PostgreSQL restarted mid-traffic${unavailable ? ` (skipped: ${unavailable
       landed.set(c.externalAuthId, (landed.get(c.externalAuthId) ?? 0) + 1);
     expect([...landed.values()].every((n) => n === 1)).toBe(true);
     // Every flow the browser saw complete is completed in the database, with its success audit row.
-    const byExt = new Map(rows.map((r) => [r.externalAuthId, r]));
+    // (an ended flow keeps only the SHA-256 of its external_auth_id)
+    const byExt = new Map(rows.map((r) => [r.externalAuthIdHash, r]));
     const successes = new Set(
       (await h.audit()).filter((a) => a.outcome === 'success').map((a) => a.transactionId),
     );
     for (const ext of completedExts) {
-      expect(byExt.get(ext)?.status).toBe('completed');
-      expect(successes.has(byExt.get(ext)!.id)).toBe(true);
+      expect(byExt.get(externalAuthIdHash(ext))?.status).toBe('completed');
+      expect(successes.has(byExt.get(externalAuthIdHash(ext))!.id)).toBe(true);
     }
     expect(completedExts.length).toBeGreaterThan(3);
   }, 60_000);
@@ -162,7 +164,9 @@ suite(`PostgreSQL restarted mid-traffic${unavailable ? ` (skipped: ${unavailable
     let row = null;
     for (let i = 0; i < 100 && row?.status !== 'completed'; i++) {
       await sleep(200);
-      row = await h.prisma.loginTransaction.findFirst({ where: { externalAuthId: ext } }).catch(() => null);
+      row = await h.prisma.loginTransaction
+        .findFirst({ where: { externalAuthIdHash: externalAuthIdHash(ext) } })
+        .catch(() => null);
     }
     expect(row).toMatchObject({ status: 'completed', completingAt: null });
     let audit: Awaited<ReturnType<Harness['audit']>> = [];

@@ -9,6 +9,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
+import { SignJWT } from 'jose';
+import { JwtCookieService } from '../../src/legacy-session/jwt-cookie.service';
+import { LegacyInvalidUserError } from '../../src/legacy-session/legacy-session.errors';
 import { Browser, pageText, type Page } from '../login/browser';
 import { startHarness, type Harness } from '../login/harness';
 
@@ -224,5 +227,89 @@ describe('session introspection against a hostile legacy app', () => {
     expect(h.isClientRedirect(end.url)).toBe(true);
     const audit = await h.audit();
     expect(audit.at(-1)).toMatchObject({ outcome: 'success', legacyUserId: USER.id });
+  });
+});
+
+describe('jwt-cookie session tokens with hostile claims and headers, signed with the legacy key (property-based)', () => {
+  const secret = 'k'.repeat(40);
+  const MAX_AGE = 3600;
+  const TOLERANCE = 5;
+  const service = new JwtCookieService({
+    cookie: 'legacy_jwt',
+    secret,
+    algorithms: ['HS256'],
+    issuer: 'legacy-app',
+    audience: 'connect-bridge',
+    maxAgeSeconds: MAX_AGE,
+    typ: 'legacy-session+jwt',
+    claims: { id: 'sub', email: 'email', firstName: 'given_name', lastName: 'family_name' },
+    timeoutMs: 500,
+  });
+  const hostile = fc.oneof(
+    fc.jsonValue({ maxDepth: 2 }),
+    fc.constantFrom(null, true, 0, -1, 1e308, -1e308, '', '0', 'NaN', '9999999999', [1], { t: 1 }),
+  );
+  /** Mostly the right value (so that acceptances happen), else a near miss, a wrong type, or nothing. */
+  const claim = (right: unknown, ...nearMisses: unknown[]) =>
+    fc.oneof(
+      { arbitrary: fc.constant(right), weight: 6 },
+      { arbitrary: fc.constantFrom(...nearMisses), weight: 3 },
+      { arbitrary: hostile, weight: 1 },
+      { arbitrary: fc.constant(undefined), weight: 1 },
+    );
+
+  it('accepts a token only when exp, iat (within the max age), typ, iss and aud all hold; never throws otherwise', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    let accepted = 0;
+    const token = fc.record({
+      typ: claim(
+        'legacy-session+jwt',
+        'JWT',
+        'at+jwt',
+        'application/legacy-session+jwt',
+        'LEGACY-SESSION+JWT',
+      ),
+      iss: claim('legacy-app', 'legacy-app/', 'LEGACY-APP', ['legacy-app']),
+      aud: claim('connect-bridge', ['connect-bridge'], ['other', 'connect-bridge'], 'other'),
+      exp: claim(now + 600, now - 60, now + 10 * 365 * 86_400, 1e12, String(now + 600), now - 3),
+      iat: claim(now - 60, now - MAX_AGE - 60, now - MAX_AGE + 60, now + 3600, now - 10 * 365 * 86_400, 0),
+      nbf: claim(undefined, now - 10, now + 3600),
+    });
+    await fc.assert(
+      fc.asyncProperty(token, async ({ typ, ...raw }) => {
+        const payload = Object.fromEntries(
+          Object.entries({ ...raw, sub: 'u-1', email: 'a@example.com' }).filter(([, v]) => v !== undefined),
+        );
+        const header = { alg: 'HS256', ...(typ === undefined ? {} : { typ }) } as { alg: string };
+        const jwt = await new SignJWT(payload)
+          .setProtectedHeader(header)
+          .sign(new TextEncoder().encode(secret));
+        let user;
+        try {
+          user = await service.verify(`legacy_jwt=${jwt}`);
+        } catch (err) {
+          expect(err).toBeInstanceOf(LegacyInvalidUserError); // the only error a verified token may raise
+          return;
+        }
+        if (user === null) return;
+        accepted++;
+        const c = raw as Record<string, unknown>;
+        expect(typeof c.exp === 'number' && c.exp > now - TOLERANCE).toBe(true);
+        expect(typeof c.iat === 'number' && c.iat <= now + TOLERANCE).toBe(true);
+        expect(now - (c.iat as number)).toBeLessThanOrEqual(MAX_AGE + TOLERANCE);
+        expect(c.nbf === undefined || (c.nbf as number) <= now + TOLERANCE).toBe(true);
+        expect(
+          String(typ)
+            .toLowerCase()
+            .replace(/^application\//, ''),
+        ).toBe('legacy-session+jwt');
+        expect(c.iss).toBe('legacy-app');
+        expect(Array.isArray(c.aud) ? c.aud.includes('connect-bridge') : c.aud === 'connect-bridge').toBe(
+          true,
+        );
+      }),
+      { numRuns: 400 },
+    );
+    expect(accepted).toBeGreaterThan(0); // the rules were checked on real acceptances, not vacuously
   });
 });

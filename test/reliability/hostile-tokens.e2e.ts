@@ -6,15 +6,20 @@
  * Over HTTP: always 401 with the right WWW-Authenticate, never a 5xx, never accepted.
  */
 import { KeyObject, sign as rsaSign } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import request from 'supertest';
+import { startEmulator, type RunningEmulator } from '../../emulator';
 import { loadConfig } from '../../src/config/app-config';
 import { AccessTokenVerifier, type VerifiedAccessToken } from '../../src/mcp/auth/access-token-verifier';
 import { JwksKeyStore } from '../../src/mcp/auth/jwks-key-store';
 import { REJECTION_DESCRIPTIONS, TokenRejectedError } from '../../src/mcp/auth/token-errors';
-import type { Clock } from '../../src/mcp/clock';
+import { Clock } from '../../src/mcp/clock';
 import { mcpSettingsFrom } from '../../src/mcp/mcp-settings';
-import { MCP_HEADERS, startWorld, toolCall, type McpWorld } from '../mcp/helpers';
+import { startUpstreamMcp, type UpstreamMcp } from '../fixtures/upstream-mcp';
+import { createTestDatabase, type TestDatabase } from '../helpers/database';
+import { MCP_HEADERS, startBridge, startWorld, toolCall, type Bridge, type McpWorld } from '../mcp/helpers';
 import { FakeClock, FakeFetch, jwks, testKey, type TestKey } from '../mcp/keys';
 
 const ISSUER = 'https://acme.authkit.app';
@@ -54,7 +59,8 @@ describe('the access-token verifier under hostile input (property-based)', () =>
     clock = new FakeClock();
     fetch = new FakeFetch();
     fetch.documents.set(JWKS_URL, jwks(key));
-    // Refetches for unknown kids are immediate here (the 1 s spacing is the unit tests' concern).
+    // Every unknown kid refetches here (no cooldown), so that the property below also covers the
+    // refetch path: it must only ever fetch AuthKit's own JWKS URL. The spacing is tested elsewhere.
     const settings = {
       ...mcpSettingsFrom(
         loadConfig({
@@ -65,6 +71,7 @@ describe('the access-token verifier under hostile input (property-based)', () =>
         }),
       ),
       jwksRefetchIntervalMs: 0,
+      jwksCooldownMs: 0,
     };
     verifier = new AccessTokenVerifier(
       settings,
@@ -353,5 +360,233 @@ describe('/mcp under hostile Authorization headers (property-based, over HTTP)',
       .send({ ...toolCall('whoami'), pad: 'x'.repeat(1_000_000) });
     expect(res.status).toBe(401);
     expect(res.headers['www-authenticate']).toMatch(challenge);
+  });
+});
+
+/**
+ * AuthKit's issuer behind a front that counts JWKS requests and can park them: a request that
+ * waits for a refetch cannot be answered while the front holds it, so "answered at once" is
+ * counted, not timed.
+ */
+async function startJwksFront() {
+  const parked: Array<() => void> = [];
+  let onJwks: (() => void) | undefined;
+  const front = {
+    target: '',
+    jwksRequests: 0,
+    holding: false,
+    /** Resolves at the next JWKS request the front receives. */
+    nextJwksRequest: () => new Promise<void>((resolve) => (onJwks = resolve)),
+    release() {
+      front.holding = false;
+      for (const go of parked.splice(0)) go();
+    },
+  };
+  const forward = (req: IncomingMessage, res: ServerResponse) =>
+    fetch(`${front.target}${req.url}`, { headers: { accept: 'application/json' } }).then(
+      async (answer) => {
+        res.writeHead(answer.status, { 'content-type': 'application/json' });
+        res.end(Buffer.from(await answer.arrayBuffer()));
+      },
+      () => req.socket.destroy(),
+    );
+  const server: Server = createServer((req, res) => {
+    if (req.url?.startsWith('/oauth2/jwks')) {
+      front.jwksRequests++;
+      onJwks?.();
+      if (front.holding) return void parked.push(() => void forward(req, res));
+    }
+    void forward(req, res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return Object.assign(front, {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        front.release();
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  });
+}
+
+describe('/mcp under a flood of made-up key ids (over HTTP, counted at the JWKS endpoint)', () => {
+  let front: Awaited<ReturnType<typeof startJwksFront>>;
+  let emulator: RunningEmulator;
+  let db: TestDatabase;
+  let bridge: Bridge;
+
+  beforeAll(async () => {
+    front = await startJwksFront();
+    emulator = await startEmulator({
+      issuer: front.url,
+      loginUri: 'http://127.0.0.1:9/auth/login',
+      enableTestControl: true,
+    });
+    front.target = emulator.url;
+    db = await createTestDatabase();
+    bridge = await startBridge(emulator, db.database, { LOG_LEVEL: 'silent' });
+  });
+  afterAll(async () => {
+    await bridge.close();
+    await emulator.close();
+    await front.close();
+    await db.dispose();
+  });
+
+  const call = (token: string) =>
+    request(bridge.url)
+      .post('/mcp')
+      .set(MCP_HEADERS)
+      .set('Authorization', `Bearer ${token}`)
+      .send(toolCall('whoami'))
+      .then((res) => res);
+  const madeUp = (n: number, prefix: string) =>
+    Promise.all(
+      Array.from({ length: n }, (_, i) =>
+        emulator.mintAccessToken({ aud: bridge.mcpUrl }, { kid: `sso_oidc_key_pair_${prefix}_${i}` }),
+      ),
+    );
+
+  it('answers made-up kids with 401 at once while the key set is fresh: no JWKS request, none held', async () => {
+    expect((await call(await emulator.mintAccessToken({ aud: bridge.mcpUrl }))).status).toBe(200);
+    const tokens = await madeUp(60, 'fresh');
+    const before = front.jwksRequests;
+    front.holding = true; // a refetch, if one were made, would hold its requests here
+    try {
+      const refetched = front.nextJwksRequest().then(() => 'a JWKS request' as const);
+      const answers = Promise.all(tokens.map(call));
+      const first = await Promise.race([answers.then(() => 'all answered' as const), refetched]);
+      expect(first).toBe('all answered');
+      for (const res of await answers) {
+        expect(res.status).toBe(401);
+        expect(res.headers['www-authenticate']).toContain(REJECTION_DESCRIPTIONS.unknown_key);
+      }
+      expect(front.jwksRequests - before).toBe(0);
+    } finally {
+      front.release();
+    }
+  });
+
+  it('once the cooldown of the last fetch is over, a burst of unknown kids makes one JWKS request', async () => {
+    const spy = jest.spyOn(bridge.app.get(Clock), 'now').mockImplementation(() => Date.now() + 31_000);
+    try {
+      const tokens = await madeUp(40, 'later');
+      const before = front.jwksRequests;
+      front.holding = true;
+      const refetched = front.nextJwksRequest();
+      const answers = Promise.all(tokens.map(call));
+      await refetched; // the first unknown kid asked AuthKit; the others join it (40 < the cap)
+      front.release();
+      for (const res of await answers) expect(res.status).toBe(401);
+      expect(front.jwksRequests - before).toBe(1);
+      // and right after it, more made-up kids are refused without asking again
+      for (const res of await Promise.all((await madeUp(10, 'again')).map(call)))
+        expect(res.status).toBe(401);
+      expect(front.jwksRequests - before).toBe(1);
+    } finally {
+      front.release();
+      spy.mockRestore();
+    }
+  });
+});
+
+describe('proxy mode under hostile Mcp-Session-Id and Last-Event-ID (property-based, over HTTP)', () => {
+  const SECRET = 'upstream-secret-0123456789abcdef-0123456789';
+  let upstream: UpstreamMcp;
+  let w: McpWorld;
+  let alice: string;
+  let session: string;
+  let eventId: string;
+
+  beforeAll(async () => {
+    upstream = await startUpstreamMcp(SECRET);
+    w = await startWorld({
+      LOG_LEVEL: 'silent',
+      MCP_UPSTREAM_URL: upstream.url,
+      MCP_UPSTREAM_SECRET: SECRET,
+    });
+    alice = await w.emulator.mintAccessToken({ aud: w.bridge.mcpUrl, sub: 'user_alice' });
+    const init = await request(w.bridge.url)
+      .post('/mcp')
+      .set({ ...MCP_HEADERS, Authorization: `Bearer ${alice}` })
+      .send({
+        jsonrpc: '2.0',
+        id: 0,
+        method: 'initialize',
+        params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'x', version: '0' } },
+      });
+    session = init.headers['mcp-session-id'];
+    const events = await request(w.bridge.url)
+      .get('/mcp')
+      .set({ Accept: 'text/event-stream', Authorization: `Bearer ${alice}` })
+      .buffer(true)
+      .parse((res, done) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () => done(null, text));
+      });
+    eventId = /^id: (.+?)\r?$/m.exec(events.body as string)![1];
+  });
+  afterAll(async () => {
+    await w.close();
+    await upstream.close();
+  });
+
+  /** Mutations of `valid` plus random header values; none is `valid` itself. */
+  const forgeriesOf = (valid: string) =>
+    fc
+      .oneof(
+        fc
+          .tuple(fc.nat(valid.length - 1), fc.constantFrom(...'AaZz09-_.=+/ '))
+          .map(([i, c]) => valid.slice(0, i) + c + valid.slice(i + 1)),
+        fc.nat(valid.length - 1).map((n) => valid.slice(0, n)),
+        fc.string({ maxLength: 10 }).map((s) => valid + s.replace(/[^\x21-\x7e]/g, '')),
+        fc.string({ maxLength: 200 }).map((s) => s.replace(/[^\x20-\x7e]/g, '').trim()),
+        fc.constantFrom('s1..', 'e1..', 's1.AA.AA', 'fixture-session-1', 'evt-1', `${valid},${valid}`),
+      )
+      .filter((v) => v !== valid && v !== '');
+
+  it('answers every forged Mcp-Session-Id with 404 and never forwards it', async () => {
+    const before = upstream.requests.length;
+    await fc.assert(
+      fc.asyncProperty(
+        forgeriesOf(session),
+        fc.constantFrom('POST', 'GET', 'DELETE'),
+        async (forged, method) => {
+          const agent = request(w.bridge.url);
+          const req = (
+            method === 'POST'
+              ? agent.post('/mcp')
+              : method === 'GET'
+                ? agent.get('/mcp')
+                : agent.delete('/mcp')
+          ).set({ ...MCP_HEADERS, Authorization: `Bearer ${alice}`, 'Mcp-Session-Id': forged });
+          const res = method === 'POST' ? await req.send(toolCall('upstream_whoami', {}, 1)) : await req;
+          expect(res.status).toBe(404);
+          expect(res.body).toMatchObject({
+            jsonrpc: '2.0',
+            error: { code: -32001, message: 'Session not found' },
+          });
+        },
+      ),
+      { numRuns: 150 },
+    );
+    expect(upstream.requests.length).toBe(before);
+  });
+
+  it('answers every forged Last-Event-ID with 400 and never forwards it', async () => {
+    const before = upstream.requests.length;
+    await fc.assert(
+      fc.asyncProperty(forgeriesOf(eventId), async (forged) => {
+        const res = await request(w.bridge.url)
+          .get('/mcp')
+          .set({ Accept: 'text/event-stream', Authorization: `Bearer ${alice}`, 'Last-Event-ID': forged });
+        expect(res.status).toBe(400);
+        expect(res.body).toMatchObject({ jsonrpc: '2.0', error: { code: -32600 } });
+      }),
+      { numRuns: 150 },
+    );
+    expect(upstream.requests.length).toBe(before);
   });
 });

@@ -104,9 +104,9 @@ describe('rate limits under a burst', () => {
     expect(h.isClientRedirect(end.url)).toBe(true);
   });
 
-  it('locks an account at exactly its limit under a concurrent burst, then recovers', async () => {
+  it('locks an account (for this address, and from all) at exactly its limit under a concurrent burst, then recovers', async () => {
     const { cookie, fields, b, page } = await signInForm();
-    limit({ perAccount: { limit: 5, windowSeconds: 3 } });
+    limit({ perAccountAndIp: { limit: 5, windowSeconds: 3 }, perAccount: { limit: 5, windowSeconds: 3 } });
     const burst = await Promise.all(
       Array.from({ length: 12 }, () =>
         post(cookie, { ...fields, email: erin.email, password: 'wrong-guess' }),

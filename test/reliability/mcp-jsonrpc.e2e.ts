@@ -6,6 +6,7 @@
 import fc from 'fast-check';
 import request from 'supertest';
 import { MCP_HEADERS, startWorld, toolCall, type McpWorld } from '../mcp/helpers';
+import { MCP_PATH_SPELLINGS, rawRequest } from '../mcp/raw-http';
 
 interface RpcMessage {
   jsonrpc?: unknown;
@@ -96,6 +97,101 @@ describe('/mcp answers hostile JSON-RPC with JSON-RPC', () => {
     const badOrigin = await post('{bad', { Origin: 'https://evil.example.com' });
     expect(badOrigin.status).toBe(403);
     expect(badOrigin.body).toMatchObject({ jsonrpc: '2.0', error: { code: -32000 } });
+  });
+
+  it('gives every spelling of /mcp either a 404 or the same Origin refusal as /mcp (never CORS, never an answer)', async () => {
+    const refusal = {
+      jsonrpc: '2.0',
+      error: { code: -32000, message: 'Forbidden: this origin may not call the MCP endpoint.' },
+      id: null,
+    };
+    const hex = (c: string, upper: boolean) => {
+      const h = c.charCodeAt(0).toString(16);
+      return `%${upper ? h.toUpperCase() : h}`;
+    };
+    // Each letter of "mcp" as is, upper case or percent-encoded; 1-3 leading slashes; dot
+    // segments; suffixes a lenient router, a proxy or a decoder may ignore.
+    const letter = (c: string) =>
+      fc.constantFrom(c, c.toUpperCase(), hex(c, false), hex(c, true), hex(c.toUpperCase(), true));
+    const spelling = fc
+      .tuple(
+        fc.constantFrom('/', '//', '///', '/./', '/x/../', '/%2f', '\\', '/\\'),
+        letter('m'),
+        letter('c'),
+        letter('p'),
+        fc.constantFrom('', '/', '//', '/.', '.', ';', ';x', '%2f', '%00', '%20', '?x=1', '#x', '\\', '/?x'),
+      )
+      .map((parts) => parts.join(''));
+    const paths = fc.oneof(fc.constantFrom('/mcp', ...MCP_PATH_SPELLINGS), spelling);
+    await fc.assert(
+      fc.asyncProperty(paths, fc.constantFrom('POST', 'GET', 'DELETE', 'OPTIONS'), async (path, method) => {
+        const res = await rawRequest(w.bridge.url, method, path, {
+          headers: {
+            ...MCP_HEADERS,
+            Authorization: auth,
+            Origin: 'https://evil.example.com',
+            'Access-Control-Request-Method': 'POST',
+          },
+          body: method === 'POST' ? JSON.stringify(toolCall('whoami')) : undefined,
+        });
+        expect(res.headers['access-control-allow-origin']).toBeUndefined();
+        expect(res.text).not.toContain('"result"');
+        if (res.status === 400) {
+          // A request target Node's HTTP parser refuses (`\mcp`): it never reaches the app.
+          expect({ path, text: res.text }).toEqual({ path, text: '' });
+        } else if (res.status !== 404) {
+          expect({ path, method, status: res.status }).toEqual({ path, method, status: 403 });
+          expect(JSON.parse(res.text)).toEqual(refusal);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it.each([
+    ['Mcp-Method naming another method', { 'Mcp-Method': 'tools/list' }],
+    ['Mcp-Method with a different case', { 'Mcp-Method': 'Tools/Call' }],
+    ['Mcp-Name naming another tool', { 'Mcp-Name': 'get_profile' }],
+    ['Mcp-Name with a broken Base64 sentinel', { 'Mcp-Name': '=?base64?@@@?=' }],
+    ['Mcp-Param-* with a broken Base64 sentinel', { 'Mcp-Param-Region': '=?base64?e===?=' }],
+  ])(
+    'refuses a request whose headers disagree with its body (%s) with 400 -32020',
+    async (_what, headers) => {
+      const res = await post(JSON.stringify(toolCall('whoami', {}, 'h-1')), headers);
+      expect(res.status).toBe(400);
+      expect(res.body).toMatchObject({ jsonrpc: '2.0', id: 'h-1', error: { code: -32020 } });
+      expect(res.body.error.message).toMatch(/^Bad Request: the request headers and body disagree: /);
+    },
+  );
+
+  it('accepts standard headers that agree with the body (OWS and the Base64 sentinel as the SDK reads them)', async () => {
+    const res = await post(JSON.stringify(toolCall('whoami', {}, 'h-2')), {
+      'Mcp-Method': ' tools/call\t',
+      'Mcp-Name': `=?base64?${Buffer.from('whoami').toString('base64')}?=`,
+    });
+    expect(res.status).toBe(200);
+    expect(messagesOf(res)[0]).toMatchObject({ id: 'h-2', result: {} });
+  });
+
+  it('answers random Mcp-* header values without a 5xx, always in JSON-RPC', async () => {
+    const value = fc.oneof(
+      fc.string({ maxLength: 40 }).map((s) => s.replace(/[^\x20-\x7e]/g, '')),
+      fc.constantFrom('tools/call', 'whoami', '=?base64??=', '=?base64?d2hvYW1p?=', '=?base64?', '?='),
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record(
+          { 'Mcp-Method': value, 'Mcp-Name': value, 'MCP-Protocol-Version': value, 'Mcp-Param-A': value },
+          { requiredKeys: [] },
+        ),
+        async (headers) => {
+          const res = await post(JSON.stringify(toolCall('whoami', {}, 'r')), headers);
+          expect(res.status).toBeLessThan(500);
+          for (const m of messagesOf(res)) expectJsonRpc(m);
+        },
+      ),
+      { numRuns: 150 },
+    );
   });
 
   it('answers a body over 1 MB with 413 and a JSON-RPC error', async () => {

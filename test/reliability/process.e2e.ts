@@ -64,7 +64,8 @@ describe('the server killed (SIGKILL) during a login, then started again', () =>
   it('killed between the legacy login and the completion: the same browser resumes where it was', async () => {
     server = await startBuiltServer({ env });
     const b = new Browser();
-    const legacyForm = await b.go(authorize(emulator, url).url);
+    const ask = await b.go(authorize(emulator, url).url); // "An AI application is asking to connect"
+    const legacyForm = await b.submit(ask, '/auth/login/connect', { action: 'continue' });
     expect(legacyForm.url.startsWith(legacy.loginUrl)).toBe(true);
     await kill();
     // The person signs in at the legacy app, which sends them back to a bridge that is down …

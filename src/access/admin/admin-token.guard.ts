@@ -8,6 +8,18 @@ import { RateLimiterService } from '../../legacy-session/rate-limiter.service';
 
 const sha256 = (value: string) => createHash('sha256').update(value).digest();
 
+/** The form ADMIN_API_TOKEN is kept in for {@link bearerMatches}: its SHA-256. */
+export const adminTokenDigest = (token: string): Buffer => sha256(token);
+
+/**
+ * Whether an Authorization header is `Bearer <the token>`, compared in constant time (both sides
+ * hashed to the same length first). The admin API's door, and /readyz's details.
+ */
+export function bearerMatches(authorization: string | undefined, expectedDigest: Buffer): boolean {
+  const match = /^Bearer +(\S+) *$/i.exec(authorization ?? '');
+  return match !== null && timingSafeEqual(sha256(match[1]), expectedDigest);
+}
+
 /** Who called the admin API, for the audit trail: never the token itself. */
 export interface AdminCaller {
   /** `admin-token:<first 12 hex of its SHA-256>`: tells rotated tokens apart. */
@@ -45,7 +57,7 @@ export class AdminTokenGuard implements CanActivate {
     if (!this.expected) throw new NotFoundException(`There is nothing at ${req.method} ${req.path}.`);
     res.setHeader('Cache-Control', 'no-store');
     const { count, retryAfterSeconds } = await this.limiter.hit(
-      RateLimiterService.key('admin-api', req.ip ?? 'unknown'),
+      RateLimiterService.key('admin-api', this.limiter.addressKey(req.ip)),
       60,
     );
     if (count > this.config.access.adminRateLimitPerMinute) {
@@ -58,7 +70,7 @@ export class AdminTokenGuard implements CanActivate {
     }
     const header = req.headers.authorization ?? '';
     const match = /^Bearer +(\S+) *$/i.exec(header);
-    if (!match || !timingSafeEqual(sha256(match[1]), this.expected)) {
+    if (!match || !bearerMatches(header, this.expected)) {
       res.setHeader('WWW-Authenticate', 'Bearer realm="connect-bridge admin"');
       throw new DomainError(
         'unauthorized',

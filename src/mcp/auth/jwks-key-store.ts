@@ -35,11 +35,16 @@ export interface KeyStoreStatus {
  * plus what it lacks for a long-running resource server:
  * - keys are cached; a set older than `jwksMaxAgeMs` is refreshed in the background while the
  *   current one stays in use;
- * - an unknown `kid` triggers a refetch, at most one per `jwksRefetchIntervalMs` (1 s) shared by
- *   every request waiting for it, so a key AuthKit just rotated in is accepted at once, while a
- *   flood of made-up kids cannot turn into a flood of requests to AuthKit; a kid still unknown
- *   after a refetch is refused without another one for `jwksCooldownMs`; when that refetch fails
- *   (AuthKit unreachable), the answer is "unavailable" (503), not "invalid token";
+ * - an unknown `kid` is refused at once (401, no fetch) while the set was fetched successfully
+ *   within `jwksCooldownMs` (30 s, as jose's cooldown); after that, the first unknown `kid`
+ *   triggers one refetch that later requests join. So made-up kids cost AuthKit at most one fetch
+ *   per cooldown and hold nobody in between, and a key AuthKit rotated in is accepted at most a
+ *   cooldown after the last fetch (at once when that fetch is older);
+ * - at most `jwksMaxWaiting` requests wait for a fetch; beyond that they are refused at once (an
+ *   unknown key, or "unavailable" while no set was ever fetched);
+ * - when the last fetch failed (AuthKit unreachable), an unknown kid is "unavailable" (503, not an
+ *   invalid token: the key may be a new one), and AuthKit is asked again at most once per
+ *   `jwksRefetchIntervalMs` (1 s);
  * - a failed refresh keeps the last good set (AuthKit being briefly unreachable does not log
  *   everyone out); only when no set was ever fetched does verification fail as unavailable;
  * - one fetch in flight at a time, with a time limit and no redirects.
@@ -53,9 +58,8 @@ export class JwksKeyStore {
   private lastAttemptAt = 0;
   private lastError?: string;
   private inflight?: Promise<void>;
-  private scheduled?: Promise<void>;
-  /** kids still unknown after a refetch, and when (a made-up kid does not cause a refetch each time). */
-  private readonly missingKids = new Map<string, number>();
+  /** Requests waiting for the fetch in flight (at most jwksMaxWaiting). */
+  private waiting = 0;
 
   constructor(
     @Inject(MCP_SETTINGS) private readonly settings: McpSettings,
@@ -66,11 +70,13 @@ export class JwksKeyStore {
   /** The key resolver handed to jose's jwtVerify. */
   readonly getKey = async (header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<KeyLike> => {
     if (!this.local) {
-      // Nothing fetched yet (or AuthKit was down at every try): fetch, but not more than once a second.
-      if (!this.inflight && this.lastError && this.clock.now() - this.lastAttemptAt < 1000) {
-        throw new KeySetUnavailableError(this.lastError);
-      }
-      await this.refresh();
+      // Nothing fetched yet (or AuthKit was down at every try): fetch, but not more than once per
+      // refetch interval, and with a bounded number of requests waiting for it.
+      if (!this.inflight && !this.mayFetch())
+        throw new KeySetUnavailableError(this.lastError ?? 'the key set could not be fetched');
+      if (this.waiting >= this.settings.jwksMaxWaiting)
+        throw new KeySetUnavailableError('too many requests are already waiting for the key set');
+      await this.waitFor(this.refresh());
     }
     const now = this.clock.now();
     if (now - this.fetchedAt > this.settings.jwksMaxAgeMs) this.refreshInBackground();
@@ -78,14 +84,13 @@ export class JwksKeyStore {
       return await this.local!(header, token);
     } catch (err) {
       if (!(err instanceof errors.JWKSNoMatchingKey)) throw err;
-      // An unknown kid: AuthKit may have rotated. A kid that was still unknown after a refetch
-      // within the cooldown is refused at once; any other waits for the next refetch (at most one
-      // per jwksRefetchIntervalMs, shared by every waiting request), so a new key works at once.
-      const kid = typeof header.kid === 'string' ? header.kid : '';
-      const missingSince = this.missingKids.get(kid);
-      if (missingSince !== undefined && now - missingSince < this.settings.jwksCooldownMs) throw err;
+      // An unknown kid: AuthKit may have rotated, or the kid is made up. Joins a fetch in flight;
+      // else refetches only when the last fetch is older than the cooldown (the refetch interval
+      // after a failure); else refused at once.
+      if (!this.inflight && !this.mayFetch()) throw this.unknownKey(err);
+      if (this.waiting >= this.settings.jwksMaxWaiting) throw err;
       try {
-        await this.refetchSoon();
+        await this.waitFor(this.refresh());
       } catch {
         throw err;
       }
@@ -93,34 +98,43 @@ export class JwksKeyStore {
         return await this.local!(header, token);
       } catch (again) {
         if (!(again instanceof errors.JWKSNoMatchingKey)) throw again;
-        // AuthKit could not be asked: the token may well be signed by a key it just rotated in.
-        // Not the client's fault (a 503, not a 401 that would send it to re-authorize in a loop).
-        if (this.lastError !== undefined)
-          throw new KeySetUnavailableError(
-            `unknown key, and the key set cannot be refreshed: ${this.lastError}`,
-          );
-        this.rememberMissing(kid);
-        throw again;
+        throw this.unknownKey(again);
       }
     }
   };
 
-  /** The refetch for an unknown kid: now, or when jwksRefetchIntervalMs has passed since the last try. */
-  private refetchSoon(): Promise<void> {
-    if (this.inflight) return this.inflight;
-    const wait = this.lastAttemptAt + this.settings.jwksRefetchIntervalMs - this.clock.now();
-    if (wait <= 0) return this.refresh();
-    this.scheduled ??= new Promise<void>((resolve) => setTimeout(resolve, wait).unref())
-      .then(() => this.refresh())
-      .finally(() => {
-        this.scheduled = undefined;
-      });
-    return this.scheduled;
+  /**
+   * A kid not in the set. When the last fetch failed, AuthKit could not be asked: the token may
+   * well be signed by a key it just rotated in. Not the client's fault (a 503, not a 401 that
+   * would send it to re-authorize in a loop).
+   */
+  private unknownKey(err: Error): Error {
+    if (this.lastError === undefined) return err;
+    return new KeySetUnavailableError(`unknown key, and the key set cannot be refreshed: ${this.lastError}`);
   }
 
-  private rememberMissing(kid: string): void {
-    if (this.missingKids.size >= 1000) this.missingKids.clear();
-    this.missingKids.set(kid, this.clock.now());
+  /**
+   * Whether a fetch may start now: the last attempt is older than the cooldown (after a success)
+   * or the refetch interval (after a failure, or while no set is held). A clock that went back
+   * allows one.
+   */
+  private mayFetch(): boolean {
+    const elapsed = this.clock.now() - this.lastAttemptAt;
+    const spacing =
+      this.local && this.lastError === undefined
+        ? this.settings.jwksCooldownMs
+        : this.settings.jwksRefetchIntervalMs;
+    return this.lastAttemptAt === 0 || elapsed < 0 || elapsed >= spacing;
+  }
+
+  /** Waits for a fetch, counted against jwksMaxWaiting. */
+  private async waitFor(fetch: Promise<void>): Promise<void> {
+    this.waiting++;
+    try {
+      await fetch;
+    } finally {
+      this.waiting--;
+    }
   }
 
   status(): KeyStoreStatus {

@@ -11,6 +11,8 @@ export const JSONRPC_SERVER_ERROR = -32000;
 export const JSONRPC_INTERNAL_ERROR = -32603;
 export const JSONRPC_PARSE_ERROR = -32700;
 export const JSONRPC_INVALID_REQUEST = -32600;
+/** What MCP SDK servers answer (with 404) for a session id they do not know. */
+export const JSONRPC_SESSION_NOT_FOUND = -32001;
 
 export type JsonRpcId = string | number | null;
 

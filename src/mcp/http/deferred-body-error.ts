@@ -5,13 +5,22 @@ const BODY_ERROR = Symbol('mcp.bodyError');
 
 type WithBodyError = Request & { [BODY_ERROR]?: unknown };
 
+/** The one path of the MCP endpoint (routing is strict and case-sensitive: src/bootstrap.ts). */
+export const MCP_PATH = '/mcp';
+
 /**
  * The global body parser hands a body it could not read on /mcp to the MCP endpoint instead of
  * answering it in the service's error shape: /mcp speaks JSON-RPC, and checks the Origin and the
  * token before it says anything about the body. True when the error was taken.
+ *
+ * The parser runs before routing, so this is the one place that decides by the path: exactly
+ * the spelling the strict router sends to the MCP controller (`req.path` is the raw path, as the
+ * router matches it). Only the shape of the answer depends on it, never a security check: a
+ * request deferred here is still refused by the endpoint (Origin, token), and any other path
+ * gets the parser's error.
  */
 export function deferMcpBodyError(req: Request, err: unknown): boolean {
-  if (req.path !== '/mcp' && req.path !== '/mcp/') return false;
+  if (req.path !== MCP_PATH) return false;
   (req as WithBodyError)[BODY_ERROR] = err ?? new Error('unreadable body');
   return true;
 }

@@ -26,6 +26,8 @@ import {
   requestIdOf,
 } from '../http/challenges';
 import { bodyErrorAnswer } from '../http/deferred-body-error';
+import { McpOriginPolicy } from '../http/origin-policy';
+import { headerBodyMismatch, JSONRPC_HEADER_MISMATCH } from '../http/standard-headers';
 import { MCP_SETTINGS, type McpSettings } from '../mcp-settings';
 import { UpstreamProxyService } from '../proxy/upstream-proxy.service';
 import { McpToolRegistry } from '../tools/tool-registry';
@@ -46,9 +48,11 @@ interface JsonRpcRequestLike {
  * POST/GET/DELETE /mcp: Streamable HTTP, stateless (no Mcp-Session-Id; any instance answers any
  * request), behind the bearer check.
  *
- * Order: (Origin and CORS in McpCorsMiddleware) → token (401 / 503) → a body the parser refused
- * (-32700 / -32600) → proxy mode → method → Content-Type → scope check of every tools/call in the
- * body (403) → the SDK.
+ * Order: Origin and CORS (403; a preflight is answered, McpOriginPolicy) → token (401 / 503) →
+ * a body the parser refused (-32700 / -32600) → on POST, Mcp-Method / Mcp-Name / MCP-Protocol-Version
+ * / Mcp-Param-* disagreeing with the body (400, -32020) → proxy mode (scope check of every
+ * tools/call against MCP_UPSTREAM_TOOL_SCOPES (403), session binding (404), forward) → method →
+ * Content-Type → scope check of every tools/call in the body (403) → the SDK.
  *
  * Two ways into the SDK's `Server`, same factory, same tools:
  * - the common case, one 2025-era JSON-RPC message from a client that accepts JSON (every v1
@@ -74,6 +78,7 @@ export class McpEndpointService implements OnModuleDestroy {
     private readonly servers: McpServerFactory,
     private readonly tools: McpToolRegistry,
     private readonly proxy: UpstreamProxyService,
+    private readonly origins: McpOriginPolicy,
   ) {
     this.challenges = new Challenges(settings);
     this.sdkHandler = createMcpHandler(
@@ -94,6 +99,8 @@ export class McpEndpointService implements OnModuleDestroy {
 
   async handle(req: Request, res: Response): Promise<void> {
     try {
+      // First, on every request the router hands to the MCP endpoint (DNS-rebinding defence).
+      if (!this.origins.admit(req, res)) return;
       if (!this.settings.issuer) {
         return send(
           res,
@@ -114,7 +121,26 @@ export class McpEndpointService implements OnModuleDestroy {
       }
       const unreadable = bodyErrorAnswer(req);
       if (unreadable) return send(res, unreadable.status, jsonRpcError(unreadable.code, unreadable.message));
-      if (this.proxy.enabled) return await this.proxy.forward(req, res, caller);
+      if (method === 'POST') {
+        const mismatch = headerBodyMismatch(req.headers, req.body);
+        if (mismatch) {
+          return send(
+            res,
+            400,
+            jsonRpcError(
+              JSONRPC_HEADER_MISMATCH,
+              `Bad Request: the request headers and body disagree: ${mismatch.reason}`,
+              requestIdOf(req.body),
+              { mismatch: { header: mismatch.header } },
+            ),
+          );
+        }
+      }
+      if (this.proxy.enabled) {
+        // The upstream's tools, with the scopes MCP_UPSTREAM_TOOL_SCOPES gives them.
+        if (method === 'POST' && this.refuseMissingScopes(res, req.body, caller)) return;
+        return await this.proxy.forward(req, res, caller);
+      }
       if (method !== 'POST') {
         // Stateless: there is no session to stream from (GET) or to end (DELETE).
         res.setHeader('Allow', 'POST');
@@ -137,18 +163,7 @@ export class McpEndpointService implements OnModuleDestroy {
         jsonRpcError(JSONRPC_SERVER_ERROR, 'Unsupported Media Type: Content-Type must be application/json'),
       );
     }
-    const missing = this.missingScopes(body, caller);
-    if (missing) {
-      res.setHeader(
-        'WWW-Authenticate',
-        this.challenges.insufficientScope(missing.scopes, missing.description),
-      );
-      return send(
-        res,
-        403,
-        jsonRpcError(JSONRPC_UNAUTHORIZED, `Forbidden: ${missing.description}`, requestIdOf(body)),
-      );
-    }
+    if (this.refuseMissingScopes(res, body, caller)) return;
     if (isPlainExchange(req, body)) return this.exchange(res, caller, body);
     (req as Request & { auth?: AuthInfo }).auth = authInfoFor(caller, this.settings);
     await this.sdkNode(req, res, body);
@@ -239,25 +254,48 @@ export class McpEndpointService implements OnModuleDestroy {
     send(res, 200, response);
   }
 
+  /**
+   * 403 insufficient_scope when a tools/call in the body (one message or a batch) names a tool
+   * whose scopes the token lacks: a local tool's @McpTool requiredScopes, or in proxy mode the
+   * upstream tool's MCP_UPSTREAM_TOOL_SCOPES. True when refused (answered).
+   */
+  private refuseMissingScopes(res: Response, body: unknown, caller: McpCaller): boolean {
+    const missing = this.missingScopes(body, caller);
+    if (!missing) return false;
+    res.setHeader('WWW-Authenticate', this.challenges.insufficientScope(missing.scopes, missing.description));
+    send(
+      res,
+      403,
+      jsonRpcError(JSONRPC_UNAUTHORIZED, `Forbidden: ${missing.description}`, requestIdOf(body)),
+    );
+    return true;
+  }
+
   /** The scopes a tools/call in the body needs and the token lacks (plus what it has), if any. */
   private missingScopes(
     body: unknown,
     caller: McpCaller,
   ): { scopes: string[]; description: string } | undefined {
+    const proxied = this.proxy.enabled;
     const messages = Array.isArray(body) ? body : [body];
     for (const message of messages) {
       if (!message || typeof message !== 'object') continue;
       const { method, params } = message as JsonRpcRequestLike;
       if (method !== 'tools/call' || typeof params?.name !== 'string') continue;
-      const tool = this.tools.get(params.name);
-      if (!tool || hasScopes(caller, tool.requiredScopes)) continue;
+      const required = proxied
+        ? this.proxy.requiredScopes(params.name)
+        : (this.tools.get(params.name)?.requiredScopes ?? []);
+      if (hasScopes(caller, required)) continue;
       // The operation's scopes, plus the granted ones that matter here, so that a client that
       // re-authorizes with exactly this list keeps what it had (MCP 2025-11-25, scope challenges).
-      const relevant = new Set([...this.settings.challengeScopes, ...this.tools.requiredScopes()]);
-      const kept = caller.scopes.filter((s) => relevant.has(s) && !tool.requiredScopes.includes(s));
+      const relevant = new Set([
+        ...this.settings.challengeScopes,
+        ...(proxied ? this.proxy.allRequiredScopes() : this.tools.requiredScopes()),
+      ]);
+      const kept = caller.scopes.filter((s) => relevant.has(s) && !required.includes(s));
       return {
-        scopes: [...kept, ...tool.requiredScopes],
-        description: `The tool ${tool.name} requires the scopes: ${tool.requiredScopes.join(' ')}.`,
+        scopes: [...kept, ...required],
+        description: `The tool ${params.name} requires the scopes: ${required.join(' ')}.`,
       };
     }
     return undefined;
