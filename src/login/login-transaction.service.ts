@@ -128,6 +128,22 @@ export class LoginTransactionService {
     });
   }
 
+  /**
+   * Ends a pending transaction the person cancelled, unless a completion call is in flight (a
+   * claim newer than `staleBefore`): then it is not theirs to cancel any more. Atomic like claim.
+   */
+  async cancel(id: string, staleBefore: Date): Promise<boolean> {
+    const { count } = await this.prisma.loginTransaction.updateMany({
+      where: {
+        id,
+        status: 'pending',
+        OR: [{ completingAt: null }, { completingAt: { lt: staleBefore } }],
+      },
+      data: { status: 'failed', completingAt: null, errorCode: 'connect_cancelled', ...ENDED },
+    });
+    return count === 1;
+  }
+
   /** Gives the claim back after a call whose outcome is unknown: the person may retry. */
   async release(id: string, errorCode: string): Promise<void> {
     await this.prisma.loginTransaction.update({ where: { id }, data: { completingAt: null, errorCode } });

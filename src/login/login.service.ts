@@ -304,8 +304,8 @@ export class LoginService {
     const txRef = transactionRef(tx.id);
     // Only an open flow still has its external_auth_id; an ended one is answered from its state.
     if (externalAuthId === null) return this.lostClaim(ctx, flow, user);
-    const staleBefore = new Date(Date.now() - this.config.login.completeTimeoutMs - 30_000);
-    if (!(await this.transactions.claim(tx.id, user.id, staleBefore))) return this.lostClaim(ctx, flow, user);
+    if (!(await this.transactions.claim(tx.id, user.id, this.staleBefore())))
+      return this.lostClaim(ctx, flow, user);
     let redirectUri: string;
     try {
       ({ redirectUri } = await this.metrics.timeCompletion(() =>
@@ -396,10 +396,22 @@ export class LoginService {
     }
   }
 
-  /** Cancel: the flow ends here (audited); its cookie goes; nothing is sent to AuthKit. */
+  /**
+   * Cancel: the flow ends here (audited); its cookie goes; nothing is sent to AuthKit. Not while
+   * a completion is in flight (another tab said Continue): that page tells how it ends instead.
+   */
   private async cancel(ctx: LoginContext, flow: Flow): Promise<LoginResponse> {
-    await this.transactions.markFailed(flow.tx.id, 'connect_cancelled');
+    if (!(await this.transactions.cancel(flow.tx.id, this.staleBefore()))) {
+      const fresh = await this.transactions.reload(flow.tx.id);
+      if (fresh?.status === 'completed') return this.page(flow, 'login_already_completed');
+      return this.page(flow, 'completion_in_progress', { resumeTxId: flow.tx.id });
+    }
     return this.fail(ctx, 'connect_cancelled', { flow, clear: true });
+  }
+
+  /** A claim older than this was abandoned (its instance died during the call). */
+  private staleBefore(): Date {
+    return new Date(Date.now() - this.config.login.completeTimeoutMs - 30_000);
   }
 
   private async signOutLocal(ctx: LoginContext, flow: Flow): Promise<void> {

@@ -176,6 +176,27 @@ describe('login bridge, local strategy (through the AuthKit emulator)', () => {
     expect(await lastAudit()).toMatchObject({ errorCode: 'connect_cancelled', legacyUserId: null });
   });
 
+  it('does not cancel a flow whose completion is in flight (another tab said Continue), only an abandoned one', async () => {
+    const b = new Browser();
+    await signIn(b, await begin(b), users.carol);
+    const confirm = await begin(b);
+    const { tx } = formFields(confirm.html, CONFIRM);
+    // As if another tab's "Continue as" had claimed the transaction a moment ago.
+    await h.prisma.loginTransaction.update({ where: { id: tx }, data: { completingAt: new Date() } });
+    const busy = await b.submit(confirm, CONFIRM, { action: 'cancel' });
+    expect(busy.status).toBe(409);
+    expect(pageText(busy.html)).toContain('Your sign-in is being finished');
+    expect((await h.prisma.loginTransaction.findUniqueOrThrow({ where: { id: tx } })).status).toBe('pending');
+    // A claim left by an instance that died long ago does not hold the person's Cancel.
+    await h.prisma.loginTransaction.update({
+      where: { id: tx },
+      data: { completingAt: new Date(Date.now() - 3_600_000) },
+    });
+    const cancelled = await b.submit(confirm, CONFIRM, { action: 'cancel' });
+    expect(pageText(cancelled.html)).toContain('Nothing was connected');
+    expect(callsFor(b)).toEqual([]);
+  });
+
   it('keeps only a SHA-256 of the external_auth_id once a flow has ended, and still refuses its replay', async () => {
     const txOf = (page: Page) => formFields(page.html, LOCAL_FORM).tx;
     const row = (id: string) => h.prisma.loginTransaction.findUniqueOrThrow({ where: { id } });
