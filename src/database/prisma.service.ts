@@ -13,7 +13,8 @@ export class PrismaService extends PrismaClient implements OnModuleInit, OnModul
   private readonly logger = new Logger(PrismaService.name);
 
   constructor(@Inject(DATABASE_HANDLE) private readonly handle: DatabaseHandle) {
-    super({ adapter: handle.factory });
+    // 'minimal': an error message never carries the query's argument values (ids, flow ids).
+    super({ adapter: handle.factory, errorFormat: 'minimal' });
   }
 
   get kind(): DatabaseHandle['kind'] {

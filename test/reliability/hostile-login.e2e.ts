@@ -22,6 +22,13 @@ import { externalAuthIdOf, startHarness, type Harness } from '../login/harness';
 const LOCAL_FORM = '/auth/login/local';
 const EXTERNAL_AUTH_ID = /^[A-Za-z0-9_-]{4,256}$/;
 
+
+/**
+ * One log capture for every app of this file: nestjs-pino keeps the first app's logger for the
+ * whole process, so a capture handed to a later app alone would stay empty.
+ */
+const logs = new LogCapture();
+
 /** Strings an attacker would try in any field. */
 const nasty = fc.oneof(
   fc.string({ unit: 'binary', maxLength: 60 }),
@@ -51,7 +58,7 @@ describe('the Login URI and the login forms under hostile input', () => {
   const alice = { email: 'alice@example.com', password: 'alice-correct-horse' };
 
   beforeAll(async () => {
-    h = await startHarness({ strategy: 'local' });
+    h = await startHarness({ strategy: 'local', logs });
     await h.app.get(LocalUsersService).create({ ...alice, firstName: 'Alice' });
     // Every request here comes from 127.0.0.1: the limits have their own suite (load.e2e.ts).
     h.app.get(RateLimiterService).limits = {
@@ -269,7 +276,7 @@ describe('a Login URI someone else started (session-introspection)', () => {
   const person = { email: LEGACY_USERS[0].email, password: LEGACY_USERS[0].password };
 
   beforeAll(async () => {
-    h = await startHarness({ strategy: 'session-introspection' });
+    h = await startHarness({ strategy: 'session-introspection', logs });
   });
   afterAll(() => h.close());
 
@@ -367,7 +374,6 @@ describe('a Login URI someone else started (session-introspection)', () => {
  */
 describe('sign-in limits under attack (lockout, address rotation, floods)', () => {
   let h: Harness;
-  const logs = new LogCapture();
   const alice = { email: 'alice@example.com', password: 'alice-correct-horse' };
   const ADMIN_TOKEN = 'admin-token-'.padEnd(40, 'x');
 
@@ -462,6 +468,8 @@ describe('sign-in limits under attack (lockout, address rotation, floods)', () =
     owner.ip = '198.51.100.99';
     const end = await attempt(owner, await formIn(owner), alice.password);
     expect(h.isClientRedirect(end.url)).toBe(true);
+    // The capture did see this suite's sign-ins (so the two lines below can fail).
+    expect(logs.text).toMatch(/"url":"\/auth\/login\/local".*"msg":"login completed"/);
     expect(logs.text).not.toContain(device);
     expect(logs.text).not.toContain(decodeURIComponent(device));
   });
