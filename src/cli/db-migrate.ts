@@ -1,14 +1,13 @@
 // `npm run db:migrate`: applies prisma/migrations to DATABASE_URL (or the embedded PGlite
 // folder) with Prisma's schema engine, recording them in _prisma_migrations.
-import { ConfigError } from '../config/app-config';
+import { ConfigError, databaseConfigFromProcess } from '../config/app-config';
 import { openDatabase } from '../database/adapter';
-import { databaseConfigFrom } from '../database/database-config';
 import { DataFolderInUseError } from '../database/data-folder-lock';
 import { applyMigrations } from '../database/migrator';
 
 async function main(): Promise<void> {
   // Only the database variables: migrations run as their own deployment step.
-  const config = { database: databaseConfigFrom(process.env) };
+  const config = { database: databaseConfigFromProcess() };
   const db = openDatabase(config.database);
   try {
     const applied = await applyMigrations(db.factory);

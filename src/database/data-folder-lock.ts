@@ -59,9 +59,11 @@ function readOwner(path: string): LockOwner | undefined {
 }
 
 function commandLine(): string {
-  const npmScript = process.env.npm_lifecycle_event;
-  if (npmScript) return `npm ${npmScript === 'start' ? 'start' : `run ${npmScript}`}`;
-  return process.argv.slice(1, 3).join(' ').slice(0, 200);
+  return process.argv
+    .slice(1, 3)
+    .map((a) => a.replace(/^.*\/(dist\/)/, '$1'))
+    .join(' ')
+    .slice(0, 200);
 }
 
 /**

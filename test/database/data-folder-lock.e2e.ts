@@ -61,7 +61,12 @@ describe('lockDataFolder', () => {
     const dir = folder();
     writeFileSync(
       join(dir, LOCK_FILE),
-      JSON.stringify({ pid: 2 ** 22 + 12345, host: hostname(), command: 'npm start', since: 'then' }),
+      JSON.stringify({
+        pid: 2 ** 22 + 12345,
+        host: hostname(),
+        command: 'node dist/src/main.js',
+        since: 'then',
+      }),
     );
     const release = lockDataFolder(dir);
     expect(readdirSync(dir)).toContain(LOCK_FILE);

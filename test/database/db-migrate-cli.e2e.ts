@@ -30,7 +30,8 @@ const run = async (env: Record<string, string>) => {
 };
 
 it('applies the migrations with only the database variable set, in production mode, then is up to date', async () => {
-  const env = db.database.kind === 'postgres' ? { DATABASE_URL: db.database.url } : { PGLITE_DATA_DIR: dir };
+  const env: Record<string, string> =
+    db.database.kind === 'postgres' ? { DATABASE_URL: db.database.url } : { PGLITE_DATA_DIR: dir };
   const first = await run(env);
   expect(first).toMatchObject({ code: 0 });
   expect(first.text).toMatch(/Applied to (PostgreSQL|PGlite).*access_lifecycle/s);

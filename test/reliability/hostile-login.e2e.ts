@@ -22,7 +22,6 @@ import { externalAuthIdOf, startHarness, type Harness } from '../login/harness';
 const LOCAL_FORM = '/auth/login/local';
 const EXTERNAL_AUTH_ID = /^[A-Za-z0-9_-]{4,256}$/;
 
-
 /**
  * One log capture for every app of this file: nestjs-pino keeps the first app's logger for the
  * whole process, so a capture handed to a later app alone would stay empty.
