@@ -111,7 +111,15 @@ export async function runVerify(
 
   // The hot path of /mcp: a token seen before.
   const identities = new IdentityService(
-    new FixedLinks({ legacyUserId: 'u1', email: BENCH_USER.email, firstName: null, lastName: null }),
+    new FixedLinks({
+      legacyUserId: 'u1',
+      email: BENCH_USER.email,
+      firstName: null,
+      lastName: null,
+      roles: [],
+      tenants: [],
+      active: true,
+    }),
     new NoDirectory(),
     clock,
   );

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { PrismaClient } from '../generated/prisma/client';
+import type { Prisma, PrismaClient } from '../generated/prisma/client';
 import { PrismaService } from '../database/prisma.service';
 import type { LegacyUser } from '../legacy-session/legacy-user';
 
@@ -12,8 +12,20 @@ import type { LegacyUser } from '../legacy-session/legacy-user';
 export class UserLinksService {
   constructor(@Inject(PrismaService) private readonly prisma: PrismaClient) {}
 
+  /**
+   * What the legacy app said at this sign-in, newest wins: names, roles, tenants; the user is
+   * active and was checked now.
+   */
   async recordLogin(user: LegacyUser, at = new Date()): Promise<void> {
-    const details = { email: user.email, firstName: user.firstName ?? null, lastName: user.lastName ?? null };
+    const details = {
+      email: user.email,
+      firstName: user.firstName ?? null,
+      lastName: user.lastName ?? null,
+      roles: user.roles ?? [],
+      tenants: (user.tenants ?? []) as unknown as Prisma.InputJsonValue,
+      active: true,
+      checkedAt: at,
+    };
     await this.prisma.userLink.upsert({
       where: { legacyUserId: user.id },
       create: { legacyUserId: user.id, ...details, lastLoginAt: at },

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseEnv } from 'node:util';
 import { ConfigError, loadConfig } from './app-config';
-import { envSchema } from './env.schema';
+import { ENV_EXAMPLES, envSchema } from './env.schema';
 
 function problemsOf(env: Record<string, string | undefined>): string[] {
   try {
@@ -214,6 +215,166 @@ describe('.env.example', () => {
   });
 });
 
+describe('every problem in one round', () => {
+  const nameOf = (p: string) => p.slice(0, p.indexOf(':'));
+
+  it('a production environment missing everything lists every problem at once, each with the variable, why and an example', () => {
+    const problems = problemsOf({
+      NODE_ENV: 'production',
+      LEGACY_AUTH_STRATEGY: 'session-introspection',
+      TRUST_PROXY: 'true',
+    });
+    expect(problems.map(nameOf).sort()).toEqual(
+      [
+        'AUTHKIT_DOMAIN',
+        'DATABASE_URL',
+        'LEGACY_COOKIE_NAMES',
+        'LEGACY_LOGIN_URL',
+        'LEGACY_SESSION_URL',
+        'PUBLIC_URL',
+        'SESSION_SECRET',
+        'TRUST_PROXY',
+        'WORKOS_API_KEY',
+        'WORKOS_CLIENT_ID',
+      ].sort(),
+    );
+    for (const p of problems) {
+      expect(p).toMatch(/^[A-Z][A-Z0-9_]+: \S/);
+      expect(p).toMatch(/e\.g\. \S/);
+      expect(p.length).toBeGreaterThan(60);
+    }
+  });
+
+  it('reports malformed variables and the rules between variables together, never twice for one variable', () => {
+    const problems = problemsOf({
+      NODE_ENV: 'production',
+      PORT: 'eighty',
+      PUBLIC_URL: 'http://bridge.example.com',
+      SESSION_SECRET: 'short-secret',
+      WORKOS_API_KEY: 'pk_live_1',
+      MCP_UPSTREAM_URL: 'not a url',
+      LOGIN_RATE_LIMIT_PER_IP: '0',
+    });
+    expect(problems.map(nameOf)).toEqual([
+      // each variable's own check …
+      'PORT',
+      'WORKOS_API_KEY',
+      'MCP_UPSTREAM_URL',
+      'SESSION_SECRET',
+      'LOGIN_RATE_LIMIT_PER_IP',
+      // … then the rules between them, on what did parse (a malformed variable counts as unset,
+      // but is never called "required": SESSION_SECRET and WORKOS_API_KEY appear once)
+      'PUBLIC_URL',
+      'MCP_UPSTREAM_SECRET',
+      'WORKOS_CLIENT_ID',
+      'AUTHKIT_DOMAIN',
+      'DATABASE_URL',
+    ]);
+    expect(problems.find((p) => p.startsWith('PORT:'))).toMatch(/, e\.g\. PORT=3000$/);
+    expect(problems.find((p) => p.startsWith('LOGIN_RATE_LIMIT_PER_IP:'))).toMatch(
+      /from 1 to 100000, e\.g\. LOGIN_RATE_LIMIT_PER_IP=30$/,
+    );
+    expect(problems.join('\n')).not.toMatch(/short-secret|pk_live_1|eighty|not a url/);
+  });
+
+  it('names an example in the message of every variable that fails its own check', () => {
+    const malformed: Record<string, string> = {
+      NODE_ENV: 'staging',
+      PORT: '-1',
+      EMULATOR_PORT: 'x',
+      DATABASE_AUTO_MIGRATE: 'yes',
+      ALLOW_EMBEDDED_DATABASE_IN_PRODUCTION: 'yes',
+      LOG_LEVEL: 'loud',
+      LEGACY_AUTH_STRATEGY: 'ldap',
+      LEGACY_TIMEOUT_MS: '5',
+      LEGACY_RETURN_TO_PARAM: 'a b',
+      SESSION_MAX_AGE_HOURS: '0',
+      SHUTDOWN_TIMEOUT_MS: 'soon',
+      MCP_RESOURCE_NAME: 'x'.repeat(300),
+      LOGIN_CONFIRM_CONNECT: 'no',
+    };
+    const problems = problemsOf(malformed);
+    expect(problems.map(nameOf).sort()).toEqual(Object.keys(malformed).sort());
+    for (const p of problems) expect(p).toMatch(/e\.g\. \S/);
+  });
+
+  it('has an example for every variable', () => {
+    expect(Object.keys(ENV_EXAMPLES).sort()).toEqual(Object.keys(envSchema.shape).sort());
+  });
+});
+
+describe('the embedded database in production', () => {
+  const embedded: Record<string, string> = { ...full };
+  delete embedded.DATABASE_URL;
+
+  it('is refused unless ALLOW_EMBEDDED_DATABASE_IN_PRODUCTION=true, saying why and what to set', () => {
+    expect(problemsOf(embedded)).toEqual([
+      expect.stringMatching(
+        /^DATABASE_URL: required in production \(.*one process.*no backups.*\), e\.g\. postgresql:\/\/.*ALLOW_EMBEDDED_DATABASE_IN_PRODUCTION=true/,
+      ),
+    ]);
+    expect(problemsOf({ ...embedded, ALLOW_EMBEDDED_DATABASE_IN_PRODUCTION: 'false' })).toHaveLength(1);
+    const c = loadConfig({ ...embedded, ALLOW_EMBEDDED_DATABASE_IN_PRODUCTION: 'true' });
+    expect(c.database).toEqual({ kind: 'pglite', dataDir: '.data/pglite', autoMigrate: true });
+    // outside production the embedded database needs no opt-in
+    expect(loadConfig({ ...embedded, NODE_ENV: 'test' }).database.kind).toBe('pglite');
+  });
+});
+
+describe('.env.production.example', () => {
+  const template = parseEnv(readFileSync(join(__dirname, '..', '..', '.env.production.example'), 'utf8'));
+  /** What an operator fills in: one valid value for each variable the template leaves empty. */
+  const filled: Record<string, string> = {
+    PUBLIC_URL: 'https://bridge.example.com',
+    DATABASE_URL: 'postgresql://bridge:secret@db.internal:5432/bridge?sslmode=require',
+    WORKOS_API_KEY: 'sk_live_1',
+    WORKOS_CLIENT_ID: 'client_1',
+    AUTHKIT_DOMAIN: 'https://acme.authkit.app',
+    SESSION_SECRET: 's'.repeat(48),
+    LEGACY_SESSION_URL: 'https://app.example.com/api/session',
+    LEGACY_LOGIN_URL: 'https://app.example.com/login',
+    LEGACY_LOGOUT_URL: 'https://app.example.com/logout',
+    LEGACY_COOKIE_NAMES: 'app_session',
+    ADMIN_API_TOKEN: 'a'.repeat(48),
+  };
+
+  it('names only variables the service reads, and is production', () => {
+    expect(Object.keys(template).filter((k) => !(k in envSchema.shape))).toEqual([]);
+    expect(template.NODE_ENV).toBe('production');
+  });
+
+  it('as copied, production refuses it, naming every empty variable it needs in one round', () => {
+    const needed = problemsOf(template)
+      .map((p) => p.slice(0, p.indexOf(':')))
+      .sort();
+    const empty = Object.keys(template).filter((k) => template[k] === '');
+    expect(needed.every((k) => empty.includes(k))).toBe(true);
+    expect(needed).toEqual(
+      [
+        'AUTHKIT_DOMAIN',
+        'DATABASE_URL',
+        'LEGACY_COOKIE_NAMES',
+        'LEGACY_LOGIN_URL',
+        'LEGACY_SESSION_URL',
+        'PUBLIC_URL',
+        'SESSION_SECRET',
+        'WORKOS_API_KEY',
+        'WORKOS_CLIENT_ID',
+      ].sort(),
+    );
+  });
+
+  it('filled in, is a complete production configuration for a real WorkOS environment on PostgreSQL', () => {
+    const empty = Object.keys(template).filter((k) => template[k] === '');
+    expect(empty.filter((k) => !(k in filled))).toEqual([]);
+    const c = loadConfig({ ...template, ...filled });
+    expect(c).toMatchObject({ production: true, demo: false, secureCookies: true });
+    expect(c.database.kind).toBe('postgres');
+    expect(c.trustProxy).not.toBe(false);
+    expect(c.legacy.strategy).toBe('session-introspection');
+  });
+});
+
 describe('LOGIN_RATE_LIMIT_*', () => {
   const defaults = { perIp: 30, perAccount: 100, perAccountAndIp: 10, windowSeconds: 900, perSecond: 100 };
 
@@ -276,7 +437,11 @@ describe('LOGIN_RATE_LIMIT_*', () => {
   ])('refuses a bad %s with one line that names the range', (name, values, range) => {
     for (const value of values) {
       const problems = problemsOf({ [name]: value });
-      expect(problems).toEqual([`${name}: must be a whole number from ${range}`]);
+      expect(problems).toEqual([
+        expect.stringMatching(
+          new RegExp(`^${name}: must be a whole number from ${range}, e\\.g\\. ${name}=\\d+$`),
+        ),
+      ]);
     }
   });
 
@@ -348,7 +513,7 @@ describe('production hardening of the legacy strategies and TRUST_PROXY', () => 
     ).toMatchObject({ maxAgeSeconds: 3600, typ: 'legacy-session+jwt' });
     for (const bad of ['0', '59', '2592001', '1.5', 'a day']) {
       expect(problemsOf({ LEGACY_JWT_MAX_AGE_SECONDS: bad })).toEqual([
-        'LEGACY_JWT_MAX_AGE_SECONDS: must be a whole number from 60 to 2592000',
+        'LEGACY_JWT_MAX_AGE_SECONDS: must be a whole number from 60 to 2592000, e.g. LEGACY_JWT_MAX_AGE_SECONDS=86400',
       ]);
     }
     for (const bad of ['JWT JWT', 'a"b', 'x'.repeat(200)]) {

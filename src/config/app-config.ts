@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import { BRIDGE_COOKIE_PREFIX } from '../legacy-session/cookie-header';
-import { envSchema, type RawEnv } from './env.schema';
+import { ENV_EXAMPLES, envSchema, type RawEnv } from './env.schema';
 
 export type LegacyStrategyName = 'local' | 'session-introspection' | 'jwt-cookie';
 
@@ -88,6 +88,13 @@ export interface AppConfig {
     sessionUrl?: string;
     loginUrl?: string;
     logoutUrl?: string;
+    /**
+     * The legacy app's user endpoint (`{id}` replaced), asked about active callers at most every
+     * `recheckSeconds`, with `Authorization: Bearer <userToken>`.
+     */
+    userUrl?: string;
+    userToken?: string;
+    recheckSeconds: number;
     returnToParam: string;
     cookieNames?: string[];
     timeoutMs: number;
@@ -102,7 +109,14 @@ export interface AppConfig {
       maxAgeSeconds: number;
       /** LEGACY_JWT_TYP: the `typ` header required (unset: not checked). */
       typ?: string;
-      claims: { id: string; email: string; firstName: string; lastName: string };
+      claims: {
+        id: string;
+        email: string;
+        firstName: string;
+        lastName: string;
+        roles: string;
+        tenants: string;
+      };
     };
   };
 }
@@ -120,18 +134,36 @@ const stripSlash = (u: string) => u.replace(/\/+$/, '');
 
 /**
  * Validates the environment and returns the typed config, or throws one ConfigError that
- * lists every bad variable and why. Values are never echoed (they may be secrets).
+ * lists every problem at once: each variable's own check and the rules between variables, in
+ * one round, each naming the variable, the reason and an example. Values are never echoed
+ * (they may be secrets).
+ *
+ * The rules between variables run on the variables that passed their own check: a malformed one
+ * counts as unset there (it already has its problem), and no second problem is reported for a
+ * variable that has one.
  */
 export function loadConfig(env: Record<string, string | undefined>): AppConfig {
-  const parsed = envSchema.safeParse(env);
-  const problems: string[] = [];
+  const malformed = new Map<string, string[]>();
+  let parsed = envSchema.safeParse(env);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
-      problems.push(`${issue.path.join('.') || '(environment)'}: ${issue.message}`);
+      const name = String(issue.path[0] ?? '(environment)');
+      const example = ENV_EXAMPLES[name as keyof typeof ENV_EXAMPLES];
+      const message =
+        example === undefined || issue.message.includes('e.g.')
+          ? issue.message
+          : `${issue.message}, e.g. ${name}=${example}`;
+      malformed.set(name, [...(malformed.get(name) ?? []), `${name}: ${message}`]);
     }
-    throw new ConfigError(problems);
+    parsed = envSchema.safeParse(
+      Object.fromEntries(Object.entries(env).filter(([name]) => !malformed.has(name))),
+    );
+    if (!parsed.success) throw new ConfigError([...malformed.values()].flat());
   }
+  const problems: string[] = [];
   const e = parsed.data;
+  /** Set in the environment, well-formed or not ("required" is never said of a variable someone set). */
+  const given = (name: keyof RawEnv) => e[name] !== undefined || malformed.has(name);
   const production = e.NODE_ENV === 'production';
   const demo = !e.WORKOS_API_KEY;
   const publicUrl = stripSlash(e.PUBLIC_URL ?? `http://localhost:${e.PORT}`);
@@ -161,30 +193,41 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
   requireHttps('LEGACY_SESSION_URL', e.LEGACY_SESSION_URL, 'https://app.example.com/api/session');
   requireHttps('LEGACY_LOGIN_URL', e.LEGACY_LOGIN_URL, 'https://app.example.com/login');
   requireHttps('LEGACY_LOGOUT_URL', e.LEGACY_LOGOUT_URL, 'https://app.example.com/logout');
+  requireHttps('LEGACY_USER_URL', e.LEGACY_USER_URL, 'https://app.example.com/api/bridge/users/{id}');
+  if (e.LEGACY_USER_URL && !e.LEGACY_USER_TOKEN)
+    problems.push(
+      'LEGACY_USER_TOKEN: required with LEGACY_USER_URL (the bridge authenticates to the legacy app with it), e.g. LEGACY_USER_TOKEN=$(openssl rand -base64 48)',
+    );
   requireHttps('LEGACY_JWT_JWKS_URL', e.LEGACY_JWT_JWKS_URL, 'https://app.example.com/.well-known/jwks.json');
   requireHttps('MCP_UPSTREAM_URL', e.MCP_UPSTREAM_URL, 'https://mcp.internal.example.com/mcp');
   requireHttps('MCP_DOCUMENTATION_URL', e.MCP_DOCUMENTATION_URL, 'https://docs.example.com/mcp');
-  if (e.MCP_UPSTREAM_TOOL_SCOPES && !e.MCP_UPSTREAM_URL) {
+  if (e.MCP_UPSTREAM_TOOL_SCOPES && !given('MCP_UPSTREAM_URL')) {
     problems.push(
       'MCP_UPSTREAM_TOOL_SCOPES: only with MCP_UPSTREAM_URL (the scopes of upstream tools in proxy mode; local tools declare theirs with @McpTool)',
     );
   }
-  if (e.MCP_UPSTREAM_URL && !e.MCP_UPSTREAM_SECRET) {
+  if (given('MCP_UPSTREAM_URL') && !given('MCP_UPSTREAM_SECRET')) {
     problems.push(
       'MCP_UPSTREAM_SECRET: required with MCP_UPSTREAM_URL (signs the identity sent upstream): 32+ random characters, the same at the upstream, e.g. the output of `openssl rand -base64 48`',
     );
   }
 
-  if (!demo) {
-    if (!e.WORKOS_CLIENT_ID)
+  if (!demo || production) {
+    // In production WORKOS_API_KEY is required too: all three are asked for in one round.
+    const why = demo ? 'required in production' : 'required when WORKOS_API_KEY is set';
+    if (!given('WORKOS_CLIENT_ID'))
       problems.push(
-        'WORKOS_CLIENT_ID: required when WORKOS_API_KEY is set (the environment whose AuthKit completes sign-ins), e.g. client_01H… from the WorkOS dashboard',
+        `WORKOS_CLIENT_ID: ${why} (the environment whose AuthKit completes sign-ins), e.g. client_01H… from the WorkOS dashboard`,
       );
-    if (!e.AUTHKIT_DOMAIN)
+    if (!given('AUTHKIT_DOMAIN'))
       problems.push(
-        'AUTHKIT_DOMAIN: required when WORKOS_API_KEY is set (the issuer of the access tokens /mcp accepts), e.g. https://acme.authkit.app',
+        `AUTHKIT_DOMAIN: ${why} (the issuer of the access tokens /mcp accepts), e.g. https://acme.authkit.app`,
       );
   }
+  if (production && !given('DATABASE_URL') && !e.ALLOW_EMBEDDED_DATABASE_IN_PRODUCTION)
+    problems.push(
+      'DATABASE_URL: required in production (without it the bridge runs on the embedded PGlite database, which serves this one process only, has no backups, and no second instance can share it), e.g. postgresql://bridge:…@db.internal:5432/bridge?sslmode=require; or, for a single-instance setup that accepts that, ALLOW_EMBEDDED_DATABASE_IN_PRODUCTION=true',
+    );
   if (e.AUTHKIT_DOMAIN && e.AUTHKIT_DOMAIN.endsWith('/')) {
     problems.push(
       'AUTHKIT_DOMAIN: must not end with "/" (it is compared byte for byte with the issuer), e.g. https://acme.authkit.app',
@@ -217,7 +260,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       problems.push(
         'LEGACY_LOGIN_URL: required for LEGACY_AUTH_STRATEGY=jwt-cookie (where a signed-out browser is sent), e.g. https://app.example.com/login',
       );
-    if (!e.LEGACY_JWT_SECRET && !e.LEGACY_JWT_JWKS_URL) {
+    if (!given('LEGACY_JWT_SECRET') && !given('LEGACY_JWT_JWKS_URL')) {
       problems.push(
         'LEGACY_JWT_SECRET: set it (HS256) or LEGACY_JWT_JWKS_URL for LEGACY_AUTH_STRATEGY=jwt-cookie (the key the session JWT is checked with), e.g. LEGACY_JWT_JWKS_URL=https://app.example.com/.well-known/jwks.json',
       );
@@ -251,7 +294,11 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
 
   const trustProxy = trustProxyFrom(e.TRUST_PROXY, production, problems);
 
-  if (problems.length) throw new ConfigError(problems);
+  const all = [
+    ...[...malformed.values()].flat(),
+    ...problems.filter((p) => !malformed.has(p.slice(0, p.indexOf(':')))),
+  ];
+  if (all.length) throw new ConfigError(all);
 
   return {
     env: e.NODE_ENV,
@@ -315,6 +362,9 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       sessionUrl: e.LEGACY_SESSION_URL,
       loginUrl: e.LEGACY_LOGIN_URL,
       logoutUrl: e.LEGACY_LOGOUT_URL,
+      userUrl: e.LEGACY_USER_URL,
+      userToken: e.LEGACY_USER_TOKEN,
+      recheckSeconds: e.LEGACY_USER_RECHECK_SECONDS,
       returnToParam: e.LEGACY_RETURN_TO_PARAM,
       cookieNames: e.LEGACY_COOKIE_NAMES,
       timeoutMs: e.LEGACY_TIMEOUT_MS,
@@ -332,6 +382,8 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
           email: e.LEGACY_JWT_CLAIM_EMAIL,
           firstName: e.LEGACY_JWT_CLAIM_FIRST_NAME,
           lastName: e.LEGACY_JWT_CLAIM_LAST_NAME,
+          roles: e.LEGACY_JWT_CLAIM_ROLES,
+          tenants: e.LEGACY_JWT_CLAIM_TENANTS,
         },
       },
     },

@@ -149,6 +149,9 @@ export const envSchema = z.object({
   ),
   PGLITE_DATA_DIR: optional(z.string()).default('.data/pglite'),
   DATABASE_AUTO_MIGRATE: optional(z.enum(['true', 'false']).transform((v) => v === 'true')),
+  ALLOW_EMBEDDED_DATABASE_IN_PRODUCTION: optional(
+    z.enum(['true', 'false']).transform((v) => v === 'true'),
+  ).default(false),
   WORKOS_API_KEY: optional(
     z.string().regex(/^sk_[A-Za-z0-9_]+$/, {
       message: 'must be a WorkOS secret key, e.g. sk_live_… (WorkOS dashboard, API Keys)',
@@ -208,6 +211,18 @@ export const envSchema = z.object({
   LEGACY_JWT_CLAIM_EMAIL: optional(z.string()).default('email'),
   LEGACY_JWT_CLAIM_FIRST_NAME: optional(z.string()).default('given_name'),
   LEGACY_JWT_CLAIM_LAST_NAME: optional(z.string()).default('family_name'),
+  LEGACY_JWT_CLAIM_ROLES: optional(z.string()).default('roles'),
+  LEGACY_JWT_CLAIM_TENANTS: optional(z.string()).default('tenants'),
+  LEGACY_USER_URL: optional(
+    url(
+      "the legacy app's user endpoint with {id} in it, e.g. https://app.example.com/api/bridge/users/{id}",
+    ).refine((v) => v.includes('{id}'), {
+      message:
+        'must contain {id} (where the legacy user id goes), e.g. https://app.example.com/api/bridge/users/{id}',
+    }),
+  ),
+  LEGACY_USER_TOKEN: optional(z.string().min(32, { message: 'must be at least 32 characters' })),
+  LEGACY_USER_RECHECK_SECONDS: optional(wholeNumber(10, 86_400)).default(300),
   LEGACY_LOGOUT_URL: optional(
     url('legacy sign-out page used by "Use another account", e.g. https://app.example.com/logout'),
   ),
@@ -242,3 +257,78 @@ export const envSchema = z.object({
 });
 
 export type RawEnv = z.infer<typeof envSchema>;
+
+/**
+ * A good value of every variable, named in its configuration error when the message carries no
+ * example of its own ("PORT: … , e.g. PORT=3000"). A new variable in envSchema needs one here.
+ */
+export const ENV_EXAMPLES = {
+  NODE_ENV: 'production',
+  PORT: '3000',
+  PUBLIC_URL: 'https://bridge.example.com',
+  DATABASE_URL: 'postgresql://bridge:…@db.internal:5432/bridge?sslmode=require',
+  PGLITE_DATA_DIR: '.data/pglite',
+  DATABASE_AUTO_MIGRATE: 'false',
+  ALLOW_EMBEDDED_DATABASE_IN_PRODUCTION: 'true',
+  WORKOS_API_KEY: 'sk_live_…',
+  WORKOS_CLIENT_ID: 'client_01H…',
+  WORKOS_API_URL: 'https://api.workos.com',
+  AUTHKIT_DOMAIN: 'https://acme.authkit.app',
+  EMULATOR_PORT: '4100',
+  MCP_AUDIENCE: 'https://bridge.example.com/mcp',
+  MCP_UPSTREAM_URL: 'https://mcp.internal.example.com/mcp',
+  MCP_ALLOWED_ORIGINS: 'http://localhost:6274',
+  MCP_SCOPES: 'openid profile email',
+  MCP_RESOURCE_NAME: 'Acme tools',
+  MCP_DOCUMENTATION_URL: 'https://docs.example.com/mcp',
+  MCP_UPSTREAM_SECRET: '$(openssl rand -base64 48)',
+  MCP_UPSTREAM_TOOL_SCOPES: '{"create_invoice":["invoices:write"]}',
+  SESSION_SECRET: '$(openssl rand -base64 48)',
+  LEGACY_AUTH_STRATEGY: 'session-introspection',
+  LEGACY_SESSION_URL: 'https://app.example.com/api/session',
+  LEGACY_LOGIN_URL: 'https://app.example.com/login',
+  LEGACY_RETURN_TO_PARAM: 'return_to',
+  LEGACY_COOKIE_NAMES: 'app_session',
+  LEGACY_TIMEOUT_MS: '3000',
+  LEGACY_JWT_COOKIE: 'session',
+  LEGACY_JWT_SECRET: '$(openssl rand -base64 48)',
+  LEGACY_JWT_JWKS_URL: 'https://app.example.com/.well-known/jwks.json',
+  LEGACY_JWT_ALGORITHMS: 'RS256',
+  LEGACY_JWT_ISSUER: 'https://app.example.com',
+  LEGACY_JWT_AUDIENCE: 'connect-bridge',
+  LEGACY_JWT_MAX_AGE_SECONDS: '86400',
+  LEGACY_JWT_TYP: 'JWT',
+  LEGACY_JWT_CLAIM_ID: 'sub',
+  LEGACY_JWT_CLAIM_EMAIL: 'email',
+  LEGACY_JWT_CLAIM_FIRST_NAME: 'given_name',
+  LEGACY_JWT_CLAIM_LAST_NAME: 'family_name',
+  LEGACY_JWT_CLAIM_ROLES: 'roles',
+  LEGACY_JWT_CLAIM_TENANTS: 'tenants',
+  LEGACY_USER_URL: 'https://app.example.com/api/bridge/users/{id}',
+  LEGACY_USER_TOKEN: '$(openssl rand -base64 48)',
+  LEGACY_USER_RECHECK_SECONDS: '300',
+  LEGACY_LOGOUT_URL: 'https://app.example.com/logout',
+  LOGIN_TRANSACTION_TTL_SECONDS: '600',
+  SESSION_MAX_AGE_HOURS: '12',
+  AUTHKIT_COMPLETE_TIMEOUT_MS: '10000',
+  AUTHKIT_USER_CONSENT_OPTIONS:
+    '[{"claim":"urn:acme:env","type":"enum","label":"Environment","choices":[{"value":"prod","label":"Production"}]}]',
+  LOGIN_CONFIRM_CONNECT: 'true',
+  LOGIN_RATE_LIMIT_PER_IP: String(LOGIN_RATE_LIMIT_DEFAULTS.perIp),
+  LOGIN_RATE_LIMIT_PER_ACCOUNT: String(LOGIN_RATE_LIMIT_DEFAULTS.perAccount),
+  LOGIN_RATE_LIMIT_WINDOW_SECONDS: String(LOGIN_RATE_LIMIT_DEFAULTS.windowSeconds),
+  LOGIN_RATE_LIMIT_PER_ACCOUNT_AND_IP: String(LOGIN_RATE_LIMIT_DEFAULTS.perAccountAndIp),
+  LOGIN_RATE_LIMIT_PER_SECOND: String(LOGIN_RATE_LIMIT_DEFAULTS.perSecond),
+  RATE_LIMIT_IPV6_PREFIX: '64',
+  PASSWORD_HASH_CONCURRENCY: '2',
+  PASSWORD_HASH_QUEUE: '32',
+  ADMIN_API_TOKEN: '$(openssl rand -base64 48)',
+  ADMIN_API_RATE_LIMIT_PER_MINUTE: '120',
+  MCP_ALLOW_UNLINKED_USERS: 'false',
+  MCP_REQUEST_OFFLINE_ACCESS: 'false',
+  GRANT_REVOCATION_POLL_MS: '1000',
+  GRANT_LAST_USED_FLUSH_SECONDS: '30',
+  TRUST_PROXY: 'loopback',
+  LOG_LEVEL: 'info',
+  SHUTDOWN_TIMEOUT_MS: '10000',
+} satisfies Record<keyof typeof envSchema.shape, string>;

@@ -11,7 +11,14 @@ const options = (over: Partial<JwtCookieOptions> = {}): JwtCookieOptions => ({
   algorithms: ['HS256'],
   issuer: 'legacy',
   audience: 'bridge',
-  claims: { id: 'sub', email: 'email', firstName: 'given_name', lastName: 'family_name' },
+  claims: {
+    id: 'sub',
+    email: 'email',
+    firstName: 'given_name',
+    lastName: 'family_name',
+    roles: 'roles',
+    tenants: 'tenants',
+  },
   maxAgeSeconds: 86_400,
   timeoutMs: 1000,
   ...over,
@@ -56,7 +63,9 @@ describe('JwtCookieService', () => {
   it('uses configured claim names', async () => {
     const t = await token({ uid: 77, mail: 'c@d.co', fn: 'Cy', ln: 'Dee' });
     const s = new JwtCookieService(
-      options({ claims: { id: 'uid', email: 'mail', firstName: 'fn', lastName: 'ln' } }),
+      options({
+        claims: { id: 'uid', email: 'mail', firstName: 'fn', lastName: 'ln', roles: 'r', tenants: 't' },
+      }),
     );
     await expect(s.verify(`session=${t}`)).resolves.toEqual({
       id: '77',

@@ -1,6 +1,12 @@
 import { z } from 'zod';
 
-/** A person as the legacy app knows them: what AuthKit's completion needs, nothing more. */
+/** A tenant (workspace, organization, account) the person belongs to in the legacy app. */
+export interface LegacyTenant {
+  id: string;
+  name: string;
+}
+
+/** A person as the legacy app knows them: what AuthKit's completion needs, and what tools may use. */
 export interface LegacyUser {
   /** The legacy app's own user id; AuthKit stores it as the WorkOS user's `external_id`. */
   id: string;
@@ -9,6 +15,10 @@ export interface LegacyUser {
   lastName?: string;
   /** Up to 50 string values, keys <= 40 characters, values <= 600 (AuthKit's limits). */
   metadata?: Record<string, string>;
+  /** Roles in the legacy app (tools can require them); absent when the legacy app says nothing. */
+  roles?: string[];
+  /** Tenants the person belongs to; with more than one, AuthKit's consent screen asks which. */
+  tenants?: LegacyTenant[];
 }
 
 /** Names are shown and stored: control characters are dropped (PostgreSQL text cannot hold NUL). */
@@ -33,6 +43,34 @@ const userId = z.union([
     .transform(String),
 ]);
 
+/** A role name: printable, no spaces or commas, bounded. */
+export const ROLE = /^[\x21-\x2B\x2D-\x7E]{1,100}$/;
+
+const roles = z
+  .array(
+    z.string().trim().regex(ROLE, { message: 'roles are 1-100 printable characters, no spaces or commas' }),
+  )
+  .max(100)
+  .transform((r) => [...new Set(r)]);
+
+const tenants = z
+  .array(
+    z.object({
+      id: userId,
+      name: z
+        .string()
+        .max(200)
+        .transform((v) => v.replace(/\p{Cc}/gu, '').trim()),
+    }),
+  )
+  .max(100)
+  .transform((list) => {
+    const seen = new Set<string>();
+    return list
+      .filter((t) => !seen.has(t.id) && seen.add(t.id))
+      .map((t) => ({ id: t.id, name: t.name || t.id }));
+  });
+
 const metadata = z
   .record(z.string().min(1).max(40), z.string().max(600))
   .refine((m) => Object.keys(m).length <= 50, { message: 'at most 50 keys' });
@@ -48,6 +86,8 @@ export const legacyUserSchema = z
     first_name: name,
     last_name: name,
     metadata: metadata.nullish(),
+    roles: roles.nullish(),
+    tenants: tenants.nullish(),
   })
   .transform((u): LegacyUser => ({
     id: u.id,
@@ -55,7 +95,24 @@ export const legacyUserSchema = z
     ...(u.first_name ? { firstName: u.first_name } : {}),
     ...(u.last_name ? { lastName: u.last_name } : {}),
     ...(u.metadata && Object.keys(u.metadata).length ? { metadata: u.metadata } : {}),
+    ...(u.roles ? { roles: u.roles } : {}),
+    ...(u.tenants ? { tenants: u.tenants } : {}),
   }));
+
+/** Roles as stored (JSON from the database or a request): the valid ones, deduplicated. */
+export function rolesFrom(value: unknown): string[] {
+  const parsed = roles.safeParse(Array.isArray(value) ? value.filter((v) => typeof v === 'string') : []);
+  return parsed.success ? parsed.data : [];
+}
+
+/** Tenants as stored: the valid ones, deduplicated. */
+export function tenantsFrom(value: unknown): LegacyTenant[] {
+  if (!Array.isArray(value)) return [];
+  const parsed = tenants.safeParse(
+    value.filter((t) => t && typeof t === 'object' && !Array.isArray(t)).slice(0, 100),
+  );
+  return parsed.success ? parsed.data : [];
+}
 
 /** Parses untrusted user JSON; `null` with the reasons when it is not usable. */
 export function parseLegacyUser(

@@ -11,6 +11,8 @@ function user(over: Partial<LocalUser> = {}): LocalUser {
     firstName: 'Ann',
     lastName: null,
     disabled: false,
+    roles: [],
+    tenants: [],
     createdAt: new Date(),
     updatedAt: new Date(),
     ...over,

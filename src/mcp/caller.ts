@@ -1,4 +1,5 @@
 import type { JWTPayload } from 'jose';
+import type { LegacyTenant } from '../legacy-session/legacy-user';
 
 /**
  * Who is calling an MCP tool, as the bridge established it: the verified AuthKit access token
@@ -12,6 +13,13 @@ export interface McpCaller {
   readonly email: string | null;
   readonly firstName: string | null;
   readonly lastName: string | null;
+  /** Roles in the legacy app (as last heard: at sign-in, then every LEGACY_USER_RECHECK_SECONDS). */
+  readonly roles: readonly string[];
+  /**
+   * The tenant this AI application may act in: the one chosen on AuthKit's consent screen (token
+   * claim `tenant`), or the only one; null when the person has none (or the chosen one is gone).
+   */
+  readonly tenant: Readonly<LegacyTenant> | null;
   /** The grant this call is made under (one client's access for one user; see src/access). */
   readonly grantId: string;
   /** The OAuth client the token was issued to (`client_id`). */
@@ -24,6 +32,11 @@ export interface McpCaller {
   readonly expiresAt: number;
   /** Every claim of the verified token (custom claims such as consent choices included). */
   readonly claims: Readonly<JWTPayload>;
+}
+
+/** True when the caller holds at least one of `anyOf` (or nothing is required). */
+export function hasAnyRole(caller: Pick<McpCaller, 'roles'>, anyOf: readonly string[]): boolean {
+  return anyOf.length === 0 || anyOf.some((r) => caller.roles.includes(r));
 }
 
 /** True when every scope in `required` was granted. */

@@ -9,6 +9,7 @@ describe('mcpSettingsFrom', () => {
     WORKOS_CLIENT_ID: 'client_1',
     AUTHKIT_DOMAIN: 'https://acme.authkit.app',
     SESSION_SECRET: 'x'.repeat(40),
+    DATABASE_URL: 'postgresql://bridge@db.internal:5432/bridge',
   };
 
   it('derives the resource, its metadata URL and the JWKS URL from PUBLIC_URL and AUTHKIT_DOMAIN', () => {

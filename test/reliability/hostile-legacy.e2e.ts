@@ -242,7 +242,14 @@ describe('jwt-cookie session tokens with hostile claims and headers, signed with
     audience: 'connect-bridge',
     maxAgeSeconds: MAX_AGE,
     typ: 'legacy-session+jwt',
-    claims: { id: 'sub', email: 'email', firstName: 'given_name', lastName: 'family_name' },
+    claims: {
+      id: 'sub',
+      email: 'email',
+      firstName: 'given_name',
+      lastName: 'family_name',
+      roles: 'roles',
+      tenants: 'tenants',
+    },
     timeoutMs: 500,
   });
   const hostile = fc.oneof(

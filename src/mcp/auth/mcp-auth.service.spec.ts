@@ -81,7 +81,15 @@ describe('McpAuthService', () => {
     claims: { sub: 'user_1', exp, iat: exp - 300, sid: 'session_1', email: 'claim@example.com' },
   });
   const found: IdentityLookup = {
-    identity: { legacyUserId: 'legacy-1', email: 'ada@example.com', firstName: 'Ada', lastName: null },
+    identity: {
+      legacyUserId: 'legacy-1',
+      email: 'ada@example.com',
+      firstName: 'Ada',
+      lastName: null,
+      roles: ['reader'],
+      tenants: [],
+      active: true,
+    },
     definitive: true,
   };
 
@@ -128,7 +136,15 @@ describe('McpAuthService', () => {
 
   it('answers 503 (and remembers nothing) while nobody can say who the caller is', async () => {
     resolve.mockResolvedValueOnce({
-      identity: { legacyUserId: null, email: null, firstName: null, lastName: null },
+      identity: {
+        legacyUserId: null,
+        email: null,
+        firstName: null,
+        lastName: null,
+        roles: [],
+        tenants: [],
+        active: true,
+      },
       definitive: false,
     });
     await expect(service.authenticate('Bearer a.b.c')).rejects.toBeInstanceOf(GrantsUnavailableError);
@@ -146,7 +162,15 @@ describe('McpAuthService', () => {
 
   it('refuses a user with no legacy identity, unless MCP_ALLOW_UNLINKED_USERS=true', async () => {
     const unlinked: IdentityLookup = {
-      identity: { legacyUserId: null, email: 'x@example.com', firstName: null, lastName: null },
+      identity: {
+        legacyUserId: null,
+        email: 'x@example.com',
+        firstName: null,
+        lastName: null,
+        roles: [],
+        tenants: [],
+        active: true,
+      },
       definitive: true,
     };
     resolve.mockResolvedValue(unlinked);

@@ -9,6 +9,7 @@ import {
 import { AccessMetrics } from '../../access/access-metrics';
 import type { AppConfig } from '../../config/app-config';
 import { APP_CONFIG } from '../../config/config.module';
+import type { LegacyTenant } from '../../legacy-session/legacy-user';
 import type { McpCaller } from '../caller';
 import { Clock } from '../clock';
 import { IdentityService } from '../identity/identity.service';
@@ -75,6 +76,10 @@ export class McpAuthService {
     }
     const verified = await this.verifier.verify(token);
     const { identity, definitive } = await this.identities.resolve(verified.sub);
+    if (!identity.active) {
+      // The legacy app said this person is gone or disabled (their grants are being ended).
+      throw this.revoked();
+    }
     if (identity.legacyUserId === null) {
       // Nobody could say who this is (WorkOS or the database unreachable): try again shortly.
       if (!definitive) throw new GrantsUnavailableError();
@@ -107,6 +112,8 @@ export class McpAuthService {
       email: identity.email ?? claimEmail,
       firstName: identity.firstName,
       lastName: identity.lastName,
+      roles: identity.roles,
+      tenant: tenantOf(verified.claims.tenant, identity.tenants),
       grantId: grant.id,
       clientId: verified.clientId,
       orgId: verified.orgId,
@@ -144,6 +151,15 @@ export class McpAuthService {
     }
     this.cache.set(key, { caller, grant, validUntil });
   }
+}
+
+/**
+ * The tenant of a call: the one chosen on the consent screen (claim `tenant`, a tenant id) when
+ * the person still belongs to it; with no claim, the only tenant they have; otherwise none.
+ */
+export function tenantOf(claim: unknown, tenants: readonly LegacyTenant[]): LegacyTenant | null {
+  if (typeof claim === 'string') return tenants.find((t) => t.id === claim) ?? null;
+  return tenants.length === 1 ? tenants[0] : null;
 }
 
 /** The token of an `Authorization: Bearer <token>` header; rejects anything else. */

@@ -15,6 +15,9 @@ describe('IdentityService', () => {
     email: 'ada@example.com',
     firstName: 'Ada',
     lastName: 'L',
+    roles: ['admin'],
+    tenants: [{ id: 't1', name: 'Acme' }],
+    active: true,
   };
   const workosAda: DirectoryUser = {
     id: 'user_1',
@@ -43,6 +46,9 @@ describe('IdentityService', () => {
       email: 'ada@example.com',
       firstName: 'Ada',
       lastName: 'L',
+      roles: ['admin'],
+      tenants: [{ id: 't1', name: 'Acme' }],
+      active: true,
     });
     expect(definitive).toBe(true);
     expect(directory.getUser).not.toHaveBeenCalled();
@@ -57,6 +63,9 @@ describe('IdentityService', () => {
       email: 'ada@example.com',
       firstName: 'Ada',
       lastName: 'Lovelace',
+      roles: [],
+      tenants: [],
+      active: true,
     });
     expect(identity).toMatchObject({ legacyUserId: 'legacy-1', lastName: 'from-the-legacy-row' });
   });

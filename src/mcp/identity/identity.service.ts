@@ -1,4 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
+import type { LegacyTenant } from '../../legacy-session/legacy-user';
 import { Clock } from '../clock';
 import { UserDirectory } from './user-directory';
 import { UserLinkRepository, type LinkedUser } from './user-link.repository';
@@ -8,6 +9,12 @@ export interface CallerIdentity {
   email: string | null;
   firstName: string | null;
   lastName: string | null;
+  /** Roles in the legacy app, as last heard (sign-in or recheck). */
+  roles: readonly string[];
+  /** Tenants in the legacy app, as last heard. */
+  tenants: readonly LegacyTenant[];
+  /** False once the legacy app said the user is gone or disabled. */
+  active: boolean;
 }
 
 export interface IdentityLookup {
@@ -25,6 +32,9 @@ const UNKNOWN: CallerIdentity = Object.freeze({
   email: null,
   firstName: null,
   lastName: null,
+  roles: Object.freeze([]),
+  tenants: Object.freeze([]),
+  active: true,
 });
 
 /**
@@ -76,6 +86,12 @@ export class IdentityService {
     else this.cache.delete(sub);
   }
 
+  /** Forgets what is known about a legacy user (their roles or status changed). */
+  forgetLegacyUser(legacyUserId: string): void {
+    for (const [sub, entry] of this.cache)
+      if (entry.identity.legacyUserId === legacyUserId) this.cache.delete(sub);
+  }
+
   private async lookup(sub: string): Promise<IdentityLookup> {
     let result: IdentityLookup;
     let ttl: number;
@@ -102,6 +118,9 @@ export class IdentityService {
             email: user.email,
             firstName: user.firstName,
             lastName: user.lastName,
+            roles: [],
+            tenants: [],
+            active: true,
           };
           result = { identity: fromLink(await this.persist(sub, fromWorkos)), definitive: true };
           ttl = IdentityService.FOUND_TTL_MS;
@@ -142,5 +161,8 @@ function fromLink(link: LinkedUser): CallerIdentity {
     email: link.email,
     firstName: link.firstName,
     lastName: link.lastName,
+    roles: Object.freeze([...link.roles]),
+    tenants: Object.freeze(link.tenants.map((t) => Object.freeze({ ...t }))),
+    active: link.active,
   };
 }

@@ -1,12 +1,39 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { PrismaService } from '../../database/prisma.service';
 import type { PrismaClient } from '../../generated/prisma/client';
+import { rolesFrom, tenantsFrom, type LegacyTenant } from '../../legacy-session/legacy-user';
 
 export interface LinkedUser {
   legacyUserId: string;
   email: string;
   firstName: string | null;
   lastName: string | null;
+  roles: string[];
+  tenants: LegacyTenant[];
+  /** False once the legacy app said the user is gone or disabled. */
+  active: boolean;
+}
+
+const SELECT = {
+  legacyUserId: true,
+  email: true,
+  firstName: true,
+  lastName: true,
+  roles: true,
+  tenants: true,
+  active: true,
+} as const;
+
+function toLinked(row: {
+  legacyUserId: string;
+  email: string;
+  firstName: string | null;
+  lastName: string | null;
+  roles: string[];
+  tenants: unknown;
+  active: boolean;
+}): LinkedUser {
+  return { ...row, roles: rolesFrom(row.roles), tenants: tenantsFrom(row.tenants) };
 }
 
 /** The user_links table, as the MCP module uses it. Tests substitute their own implementation. */
@@ -27,14 +54,12 @@ export class PrismaUserLinkRepository extends UserLinkRepository {
   }
 
   async findByWorkosUserId(workosUserId: string): Promise<LinkedUser | null> {
-    return this.prisma.userLink.findUnique({
-      where: { workosUserId },
-      select: { legacyUserId: true, email: true, firstName: true, lastName: true },
-    });
+    const row = await this.prisma.userLink.findUnique({ where: { workosUserId }, select: SELECT });
+    return row ? toLinked(row) : null;
   }
 
   async link(workosUserId: string, user: LinkedUser): Promise<LinkedUser> {
-    return this.prisma.userLink.upsert({
+    const row = await this.prisma.userLink.upsert({
       where: { legacyUserId: user.legacyUserId },
       create: {
         legacyUserId: user.legacyUserId,
@@ -44,7 +69,8 @@ export class PrismaUserLinkRepository extends UserLinkRepository {
         lastName: user.lastName,
       },
       update: { workosUserId },
-      select: { legacyUserId: true, email: true, firstName: true, lastName: true },
+      select: SELECT,
     });
+    return toLinked(row);
   }
 }

@@ -11,6 +11,8 @@ import { WhoamiTool } from './whoami.tool';
 
 const caller = (scopes: string[] = []): McpCaller => ({
   grantId: 'grant_1',
+  roles: [],
+  tenant: null,
   sub: 'user_1',
   legacyUserId: 'legacy-1',
   email: 'ada@example.com',

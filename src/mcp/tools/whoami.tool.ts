@@ -10,7 +10,8 @@ export class WhoamiTool {
     title: 'Who am I',
     description:
       'Returns who is calling, as the bridge established it: the AuthKit user id (sub), the user id in the ' +
-      'legacy app, the email, the OAuth client and the granted scopes.',
+      'legacy app, the email, the OAuth client, the granted scopes, the roles in the legacy app and the ' +
+      'tenant this application may act in.',
     annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
   })
   whoami(_input: Record<string, never>, caller: McpCaller) {
@@ -20,6 +21,8 @@ export class WhoamiTool {
       email: caller.email,
       client_id: caller.clientId,
       scopes: caller.scopes,
+      roles: caller.roles,
+      tenant: caller.tenant ? { id: caller.tenant.id, name: caller.tenant.name } : null,
     };
   }
 }
