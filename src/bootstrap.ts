@@ -6,9 +6,13 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { Logger } from 'nestjs-pino';
 import { AppModule, type AppModuleOptions } from './app.module';
 import { sendError } from './common/all-exceptions.filter';
+import { HttpDrain } from './common/http-drain';
 import { securityHeaders } from './common/security-headers';
 import type { AppConfig } from './config/app-config';
 import { deferMcpBodyError } from './mcp/http/deferred-body-error';
+
+/** The drain of each application createApp built: listen() starts it on SIGTERM/SIGINT. */
+const drains = new WeakMap<NestExpressApplication, HttpDrain>();
 
 /**
  * Builds the Nest application from a validated config: used by main.ts, the demo and tests.
@@ -28,6 +32,9 @@ export async function createApp(
   app.set('trust proxy', config.trustProxy);
   app.disable('x-powered-by');
   app.use(securityHeaders({ https: config.publicUrl.startsWith('https://') }));
+  const drain = new HttpDrain();
+  drains.set(app, drain);
+  app.use(drain.middleware);
   const errorLogger = new NestLogger('HTTP');
   const guard =
     (parser: express.RequestHandler) =>
@@ -40,7 +47,8 @@ export async function createApp(
   app.use(guard(express.json({ limit: '1mb', type: ['application/json', 'application/*+json'] })));
   app.use(guard(express.urlencoded({ extended: false, limit: '64kb' })));
   app.use(cookieParser(config.session.secret));
-  app.enableShutdownHooks();
+  // No app.enableShutdownHooks(): Nest's own handler would close the database (onModuleDestroy)
+  // before the HTTP server, under the requests in flight. listen() stops in the right order.
   return app;
 }
 
@@ -59,18 +67,63 @@ function strictExpress(): express.Express {
   return server;
 }
 
-/** Starts listening; on SIGTERM/SIGINT Nest drains requests and closes the database. */
-export async function listen(app: NestExpressApplication, config: AppConfig): Promise<string> {
+const SIGNALS = ['SIGTERM', 'SIGINT'] as const;
+
+/**
+ * Starts listening. On SIGTERM or SIGINT the instance stops in this order: no new connections
+ * (a proxy sends those elsewhere), every request in flight answered and the keep-alive
+ * connections closed after their answer (HttpDrain), then the application closed (the grant
+ * flush, the revocation feed, the database), then `afterClose` (the demo's emulator); the whole at
+ * most SHUTDOWN_TIMEOUT_MS, else exit code 1. A second signal exits at once.
+ */
+export async function listen(
+  app: NestExpressApplication,
+  config: AppConfig,
+  options: { afterClose?: () => Promise<void> } = {},
+): Promise<string> {
   const server = app.getHttpServer() as import('node:http').Server;
   server.keepAliveTimeout = 65_000;
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.once(signal, () => {
-      setTimeout(() => {
-        console.error(`shutdown took longer than ${config.shutdownTimeoutMs} ms; exiting`);
-        process.exit(1);
-      }, config.shutdownTimeoutMs).unref();
+  const drain = drains.get(app) ?? new HttpDrain();
+  drain.attach(server);
+  const logger = new NestLogger('Shutdown');
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      console.error(`${signal} again during the shutdown: exiting now`);
+      process.exit(1);
+    }
+    stopping = true;
+    setTimeout(() => {
+      console.error(`shutdown took longer than ${config.shutdownTimeoutMs} ms; exiting`);
+      process.exit(1);
+    }, config.shutdownTimeoutMs).unref();
+    void stop(signal).catch((err: unknown) => {
+      logger.error({ err }, 'shutdown failed');
+      process.exit(1);
     });
-  }
+  };
+  const stop = async (signal: NodeJS.Signals): Promise<void> => {
+    const started = Date.now();
+    const { inFlight, connections } = drain.stats();
+    logger.log(
+      { signal, inFlight, connections },
+      `${signal}: stopping; no new connections, finishing ${inFlight} request(s) in flight`,
+    );
+    const { answered } = await drain.close(server);
+    logger.log(
+      { answered, drainMs: Date.now() - started },
+      `every connection closed after ${Date.now() - started} ms (${answered} request(s) answered meanwhile); closing the database`,
+    );
+    await app.close();
+    await options.afterClose?.();
+    logger.log({ shutdownMs: Date.now() - started }, 'stopped');
+    for (const s of SIGNALS) process.off(s, onSignal);
+    // Exit as the signal says (a supervisor sees "terminated by SIGTERM"). As PID 1 of a container
+    // the signal is ignored: exit 0 then.
+    process.kill(process.pid, signal);
+    setTimeout(() => process.exit(0), 200);
+  };
+  for (const s of SIGNALS) process.on(s, onSignal);
   await app.listen(config.port);
   return app.getUrl();
 }

@@ -3,9 +3,11 @@ import type { AddressInfo } from 'node:net';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { createApp, listen } from './bootstrap';
 import { ConfigError, loadConfigFromProcess } from './config/app-config';
+import { describeStartup } from './config/startup-mode';
 import { DataFolderInUseError, lockDataFolder } from './database/data-folder-lock';
 import { demoInfo, startDemoAuthKit, type DemoAuthKit } from './demo/demo-authkit';
 import { DemoUserSeeder, DEMO_USER } from './legacy-session/demo-user.seeder';
+import { startupLogger } from './logging/logging.module';
 
 async function main(): Promise<void> {
   let config;
@@ -13,11 +15,17 @@ async function main(): Promise<void> {
     config = loadConfigFromProcess();
   } catch (err) {
     if (err instanceof ConfigError) {
-      console.error(err.message);
+      const mode = err.production ? ' in production mode (NODE_ENV=production)' : '';
+      console.error(`connect-bridge refuses to start${mode}. ${err.message}`);
       process.exit(1);
     }
     throw err;
   }
+  // The first line of the log says which mode this is (whatever LOG_LEVEL, unless silent).
+  const startup = describeStartup(config);
+  const log = startupLogger(config);
+  log.info({ mode: startup.mode }, startup.line);
+  for (const warning of startup.warnings) log.warn({ mode: startup.mode }, warning);
   // Demo mode (no WORKOS_API_KEY; refused in production): the embedded AuthKit emulator stands in for
   // WorkOS, and the demo's own pages (home page, walk-through) are added. Production loads neither.
   // The embedded database folder is this process's alone: a second server (or users:add while
@@ -38,12 +46,12 @@ async function main(): Promise<void> {
   if (config.demo) {
     demo = await startDemoAuthKit(config);
     config = demo.config;
-    for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void demo?.close());
     const { DemoModule } = await import('./demo/demo.module.js');
     modules.push(DemoModule.forRoot(demoInfo(demo, DEMO_USER.email)));
   }
   const app = await createApp(config, { modules });
-  await listen(app, config);
+  // The demo's emulator stops after the bridge: sign-ins in flight during a stop still complete.
+  await listen(app, config, { afterClose: async () => demo?.close() });
   if (demo) await printDemoBanner(app, demo);
 }
 

@@ -122,7 +122,11 @@ export interface AppConfig {
 }
 
 export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
+  constructor(
+    readonly problems: string[],
+    /** NODE_ENV=production was asked for (the start-up message names the mode it refused). */
+    readonly production = false,
+  ) {
     super(
       `Invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${problems.map((p) => `  - ${p}`).join('\n')}`,
     );
@@ -158,7 +162,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     parsed = envSchema.safeParse(
       Object.fromEntries(Object.entries(env).filter(([name]) => !malformed.has(name))),
     );
-    if (!parsed.success) throw new ConfigError([...malformed.values()].flat());
+    if (!parsed.success) throw new ConfigError([...malformed.values()].flat(), env.NODE_ENV === 'production');
   }
   const problems: string[] = [];
   const e = parsed.data;
@@ -298,7 +302,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     ...[...malformed.values()].flat(),
     ...problems.filter((p) => !malformed.has(p.slice(0, p.indexOf(':')))),
   ];
-  if (all.length) throw new ConfigError(all);
+  if (all.length) throw new ConfigError(all, production);
 
   return {
     env: e.NODE_ENV,

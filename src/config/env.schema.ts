@@ -139,7 +139,7 @@ const userConsentOptions = z
  */
 export const envSchema = z.object({
   NODE_ENV: optional(z.enum(['development', 'test', 'production'])).default('development'),
-  PORT: optional(z.coerce.number().int().min(0).max(65535)).default(3000),
+  PORT: optional(wholeNumber(0, 65_535)).default(3000),
   PUBLIC_URL: optional(url('the public origin, e.g. https://bridge.example.com')),
   DATABASE_URL: optional(
     z.string().regex(/^postgres(ql)?:\/\//, {
@@ -166,7 +166,7 @@ export const envSchema = z.object({
     'https://api.workos.com',
   ),
   AUTHKIT_DOMAIN: optional(url('the AuthKit issuer, e.g. https://acme.authkit.app')),
-  EMULATOR_PORT: optional(z.coerce.number().int().min(0).max(65535)).default(4100),
+  EMULATOR_PORT: optional(wholeNumber(0, 65_535)).default(4100),
   MCP_AUDIENCE: optional(csv),
   MCP_UPSTREAM_URL: optional(url('the upstream MCP server, e.g. https://mcp.internal.example.com/mcp')),
   MCP_ALLOWED_ORIGINS: optional(csv),

@@ -87,6 +87,23 @@ export function serializeResponse(res: { statusCode: number | null; headers?: Re
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,100}$/;
 
+/**
+ * The logger of the very first lines (the start-up mode and its warnings), written before the
+ * application exists: the service's format, context and redaction, at `info` whatever LOG_LEVEL
+ * says (one line at start is worth having), nothing when LOG_LEVEL=silent.
+ */
+export function startupLogger(config: AppConfig, stream?: DestinationStream): Logger {
+  const root = pino(
+    {
+      level: config.logLevel === 'silent' ? 'silent' : 'info',
+      redact: { paths: REDACT_PATHS, censor: '[Redacted]' },
+      hooks: { streamWrite: scrubLine },
+    },
+    ...((stream ? [stream] : []) as []),
+  );
+  return root.child({ context: 'Startup' });
+}
+
 export function loggerModule(config: AppConfig, stream?: DestinationStream) {
   const root = pino(
     {

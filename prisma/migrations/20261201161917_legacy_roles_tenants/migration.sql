@@ -1,4 +1,7 @@
 -- AlterTable
+ALTER TABLE "grant_revocations" ADD COLUMN     "kind" TEXT NOT NULL DEFAULT 'revoke';
+
+-- AlterTable
 ALTER TABLE "local_users" ADD COLUMN     "roles" TEXT[] DEFAULT ARRAY[]::TEXT[],
 ADD COLUMN     "tenants" JSONB NOT NULL DEFAULT '[]';
 
