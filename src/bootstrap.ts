@@ -9,6 +9,7 @@ import { sendError } from './common/all-exceptions.filter';
 import { HttpDrain } from './common/http-drain';
 import { securityHeaders } from './common/security-headers';
 import type { AppConfig } from './config/app-config';
+import { flushLogs } from './logging/logging.module';
 import { deferMcpBodyError } from './mcp/http/deferred-body-error';
 
 /** The drain of each application createApp built: listen() starts it on SIGTERM/SIGINT. */
@@ -117,6 +118,7 @@ export async function listen(
     await app.close();
     await options.afterClose?.();
     logger.log({ shutdownMs: Date.now() - started }, 'stopped');
+    await flushLogs();
     for (const s of SIGNALS) process.off(s, onSignal);
     // Exit as the signal says (a supervisor sees "terminated by SIGTERM"). As PID 1 of a container
     // the signal is ignored: exit 0 then.

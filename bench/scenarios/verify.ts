@@ -10,6 +10,7 @@ import { loadConfig } from '../../src/config/app-config';
 import { memoryGrantRegistry } from '../../test/helpers/memory-grant-store';
 import { AccessTokenVerifier } from '../../src/mcp/auth/access-token-verifier';
 import { JwksKeyStore } from '../../src/mcp/auth/jwks-key-store';
+import type { UserRecheckService } from '../../src/legacy-status/user-recheck.service';
 import { McpAuthService } from '../../src/mcp/auth/mcp-auth.service';
 import { Clock } from '../../src/mcp/clock';
 import { IdentityService } from '../../src/mcp/identity/identity.service';
@@ -125,7 +126,18 @@ export async function runVerify(
   );
   const benchConfig = loadConfig({ PUBLIC_URL: 'http://127.0.0.1:1', LOG_LEVEL: 'silent' });
   const { registry, metrics } = memoryGrantRegistry(benchConfig);
-  const auth = new McpAuthService(base, verifier, identities, clock, registry, metrics, benchConfig);
+  // No LEGACY_USER_URL: rechecks are off, as noteCall's first test makes them.
+  const noRecheck = { noteCall: () => undefined } as unknown as UserRecheckService;
+  const auth = new McpAuthService(
+    base,
+    verifier,
+    identities,
+    clock,
+    registry,
+    metrics,
+    benchConfig,
+    noRecheck,
+  );
   const header = `Bearer ${token}`;
   await auth.authenticate(header);
   const cacheHit = await timed(() => auth.authenticate(header), seconds);

@@ -11,6 +11,11 @@ export interface GrantState {
   readonly legacyUserId: string | null;
   readonly createdAtMs: number;
   revoked: boolean;
+  /**
+   * Bumped when the legacy app's answer about this grant's user changed (roles, tenants): a
+   * cached caller built under an older version is built again.
+   */
+  identityVersion: number;
   /** Dropped from the registry's memory: a cached token holding it must be looked up again. */
   evicted: boolean;
   /** Last use on this instance (ms); written to the database in batches. */
@@ -53,6 +58,7 @@ export class GrantRegistry implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly byKey = new Map<string, GrantState>();
   private readonly byId = new Map<string, GrantState>();
   private readonly inflight = new Map<string, Promise<GrantState>>();
+  private readonly userChangeListeners: Array<(legacyUserId: string) => void> = [];
   private flushTimer?: NodeJS.Timeout;
   private flushing?: Promise<void>;
 
@@ -101,9 +107,18 @@ export class GrantRegistry implements OnApplicationBootstrap, OnModuleDestroy {
     return new GrantRevokedError();
   }
 
-  /** Applies revocation news (from this instance or another). */
+  /** Called with the legacy user id whenever news says their roles, tenants or status changed. */
+  onUserChanged(listener: (legacyUserId: string) => void): void {
+    this.userChangeListeners.push(listener);
+  }
+
+  /** Applies revocation and identity news (from this instance or another). */
   apply(events: readonly RevocationEvent[]): void {
     for (const event of events) {
+      if (event.kind === 'identity') {
+        if (event.legacyUserId) this.userChanged(event.legacyUserId);
+        continue;
+      }
       if (event.grantId) {
         const state = this.byId.get(event.grantId);
         if (state) state.revoked = true;
@@ -115,6 +130,12 @@ export class GrantRegistry implements OnApplicationBootstrap, OnModuleDestroy {
           if (state.legacyUserId === event.legacyUserId && state.createdAtMs <= before) state.revoked = true;
       }
     }
+  }
+
+  /** Makes callers of this legacy user be built again (their roles or tenants changed). */
+  userChanged(legacyUserId: string): void {
+    for (const listener of this.userChangeListeners) listener(legacyUserId);
+    for (const state of this.byId.values()) if (state.legacyUserId === legacyUserId) state.identityVersion++;
   }
 
   /** Marks rows this instance just ended (before the feed brings the news back). */
@@ -167,6 +188,7 @@ export class GrantRegistry implements OnApplicationBootstrap, OnModuleDestroy {
       legacyUserId: row.legacyUserId,
       createdAtMs: row.createdAt.getTime(),
       revoked: row.revokedAt !== null,
+      identityVersion: 0,
       evicted: false,
       lastUsedMs: row.lastUsedAt.getTime(),
       flushedMs: row.lastUsedAt.getTime(),

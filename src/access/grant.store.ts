@@ -42,6 +42,8 @@ export interface GrantRow {
 
 export interface RevocationEvent {
   seq: bigint;
+  /** `revoke`: grants ended; `identity`: the user's roles, tenants or status changed. */
+  kind: string;
   grantId: string | null;
   legacyUserId: string | null;
   createdAt: Date;
@@ -206,7 +208,7 @@ export class GrantStore {
   /** Revocations past `afterSeq`, and those of the last few seconds again. */
   revocationsSince(afterSeq: bigint): Promise<RevocationEvent[]> {
     return this.prisma.$queryRawUnsafe<RevocationEvent[]>(
-      `SELECT seq, grant_id AS "grantId", legacy_user_id AS "legacyUserId", created_at AS "createdAt"
+      `SELECT seq, kind, grant_id AS "grantId", legacy_user_id AS "legacyUserId", created_at AS "createdAt"
          FROM grant_revocations
         WHERE seq > $1 OR created_at > (now() AT TIME ZONE 'UTC') - ${REREAD_WINDOW}
         ORDER BY seq`,

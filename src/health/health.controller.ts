@@ -25,7 +25,8 @@ import { ReadinessRegistry } from './readiness.registry';
 /** What anyone may read at /readyz: which check is up or down, never why. */
 export interface PublicReadiness {
   status: 'ok' | 'error';
-  checks: Record<string, 'up' | 'down'>;
+  /** `degraded`: up, working on the last known answers of a dependency that does not answer. */
+  checks: Record<string, 'up' | 'down' | 'degraded'>;
 }
 
 /** A URL's user and password, should a reason ever carry a connection string. */
@@ -83,7 +84,10 @@ export class HealthController {
     const summary: PublicReadiness = {
       status: report.status === 'ok' ? 'ok' : 'error',
       checks: Object.fromEntries(
-        Object.entries(details).map(([name, d]) => [name, d.status === 'up' ? 'up' : 'down']),
+        Object.entries(details).map(([name, d]) => [
+          name,
+          d.status !== 'up' ? 'down' : d.degraded === true ? 'degraded' : 'up',
+        ]),
       ),
     };
     if (this.adminDigest && bearerMatches(req.headers.authorization, this.adminDigest))

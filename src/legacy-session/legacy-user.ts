@@ -114,6 +114,31 @@ export function tenantsFrom(value: unknown): LegacyTenant[] {
   return parsed.success ? parsed.data : [];
 }
 
+/**
+ * Roles from a claim the legacy app did not write for the bridge (a JWT claim): an array of role
+ * names, each checked on its own (a bad entry is dropped, not the list), at most 100.
+ * `undefined` when the value is not an array at all: the claim says nothing usable.
+ */
+export function lenientRoles(value: unknown): string[] | undefined {
+  if (!Array.isArray(value)) return undefined;
+  const valid = value
+    .filter((v): v is string => typeof v === 'string')
+    .map((v) => v.trim())
+    .filter((v) => ROLE.test(v));
+  return [...new Set(valid)].slice(0, 100);
+}
+
+/**
+ * Tenants from such a claim: an array of `{id, name}` objects, each checked on its own (a bad
+ * entry is dropped), deduplicated by id, at most 100. `undefined` when the value is not an array.
+ */
+export function lenientTenants(value: unknown): LegacyTenant[] | undefined {
+  if (!Array.isArray(value)) return undefined;
+  const valid = value.slice(0, 1000).flatMap((entry) => tenantsFrom([entry]));
+  const seen = new Set<string>();
+  return valid.filter((t) => !seen.has(t.id) && seen.add(t.id)).slice(0, 100);
+}
+
 /** Parses untrusted user JSON; `null` with the reasons when it is not usable. */
 export function parseLegacyUser(
   input: unknown,

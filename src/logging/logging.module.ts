@@ -104,6 +104,25 @@ export function startupLogger(config: AppConfig, stream?: DestinationStream): Lo
   return root.child({ context: 'Startup' });
 }
 
+/** The newest service logger writing to stdout (the one of a running server), for flushLogs(). */
+let stdoutLogger: Logger | undefined;
+
+/**
+ * Writes out what the service logger still holds. Pino writes to stdout asynchronously, so lines
+ * logged just before a process ends by a signal would be lost (process.exit() flushes by itself).
+ */
+export function flushLogs(): Promise<void> {
+  const logger = stdoutLogger;
+  return new Promise((resolve) => {
+    if (!logger) return resolve();
+    try {
+      logger.flush(() => resolve());
+    } catch {
+      resolve();
+    }
+  });
+}
+
 export function loggerModule(config: AppConfig, stream?: DestinationStream) {
   const root = pino(
     {
@@ -113,6 +132,7 @@ export function loggerModule(config: AppConfig, stream?: DestinationStream) {
     },
     ...((stream ? [stream] : []) as []),
   );
+  if (!stream) stdoutLogger = root;
   deferRequestBindings(root);
   return LoggerModule.forRoot({
     pinoHttp: {

@@ -1,6 +1,6 @@
 /** What applications use to add MCP tools. */
 export type { McpCaller } from './caller';
-export { hasScopes } from './caller';
+export { hasAnyRole, hasScopes } from './caller';
 export {
   McpTool,
   McpToolError,

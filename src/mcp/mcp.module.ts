@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { AccessModule } from '../access/access.module';
+import { LegacyStatusModule } from '../legacy-status/legacy-status.module';
 import { AuthKitClient } from '../authkit/authkit-client';
 import { AuthKitModule } from '../authkit/authkit.module';
 import type { AppConfig } from '../config/app-config';
@@ -22,6 +23,7 @@ import { ProtectedResourceMetadata } from './protected-resource';
 import { McpEndpointService } from './protocol/mcp-endpoint.service';
 import { McpServerFactory } from './protocol/mcp-server.factory';
 import { UpstreamProxyService } from './proxy/upstream-proxy.service';
+import { AdminOverviewTool } from './tools/admin-overview.tool';
 import { ProfileTool } from './tools/profile.tool';
 import { McpToolRegistry } from './tools/tool-registry';
 import { WhoamiTool } from './tools/whoami.tool';
@@ -33,7 +35,7 @@ import { WellKnownController } from './well-known.controller';
  * proxy mode. Reads everything from AppConfig (MCP_*, AUTHKIT_DOMAIN, WORKOS_*).
  */
 @Module({
-  imports: [DiscoveryModule, AuthKitModule, AccessModule],
+  imports: [DiscoveryModule, AuthKitModule, AccessModule, LegacyStatusModule],
   controllers: [McpController, WellKnownController],
   providers: [
     {
@@ -62,6 +64,7 @@ import { WellKnownController } from './well-known.controller';
     McpStartupChecks,
     WhoamiTool,
     ProfileTool,
+    AdminOverviewTool,
   ],
   exports: [McpToolRegistry, McpAuthService, IdentityService],
 })

@@ -70,14 +70,18 @@ export class WellKnownController {
     const s = this.settings;
     const tools = this.tools
       .all()
-      .map(
-        (t) =>
+      .map((t) => {
+        const needs = [
+          ...(t.requiredScopes.length ? [`scopes: ${t.requiredScopes.join(' ')}`] : []),
+          ...(t.roles.length === 1 ? [`role: ${t.roles[0]}`] : []),
+          ...(t.roles.length > 1 ? [`one of the roles: ${t.roles.join(', ')}`] : []),
+        ];
+        return (
           `<li><code>${escapeHtml(t.name)}</code>: ${escapeHtml(t.definition.description)}` +
-          (t.requiredScopes.length
-            ? ` <small>(scopes: ${escapeHtml(t.requiredScopes.join(' '))})</small>`
-            : '') +
-          '</li>',
-      )
+          (needs.length ? ` <small>(${escapeHtml(needs.join('; '))})</small>` : '') +
+          '</li>'
+        );
+      })
       .join('');
     return renderPage({
       title: `Connect an MCP client to ${s.resourceName}`,
@@ -86,7 +90,8 @@ export class WellKnownController {
         `<p>Add it as a custom connector (Claude: Settings → Connectors → Add custom connector) or in ` +
         `MCP Inspector (transport "Streamable HTTP"). The client signs you in through ` +
         `<code>${escapeHtml(s.issuer ?? '(not configured)')}</code> with your usual account.</p>` +
-        `<p>Tools:</p><ul>${tools}</ul>`,
+        `<p>Tools (your client sees only the ones you may use: a tool that names roles needs one of ` +
+        `them in your account):</p><ul>${tools}</ul>`,
     });
   }
 

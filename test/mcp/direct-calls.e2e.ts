@@ -45,6 +45,17 @@ describe('tools/call answered from the registry', () => {
     tools.register({ name: 'context', description: 'Returns its request id.' }, (_input, caller, ctx) =>
       JSON.stringify({ requestId: ctx.requestId, aborted: ctx.signal.aborted, sub: caller.sub }),
     );
+    tools.register({ name: 'admins_only', description: 'Needs the admin role.', roles: ['admin'] }, () => 'ok');
+    tools.register(
+      {
+        name: 'admins_with_scope',
+        description: 'Needs a scope the token lacks, and a role.',
+        requiredScopes: ['admin:write'],
+        roles: ['admin', 'owner'],
+      },
+      () => 'ok',
+    );
+    // A made-up user with no user link: no roles.
     authorization = `Bearer ${await w.emulator.mintAccessToken({ aud: w.bridge.mcpUrl })}`;
     factory = w.bridge.app.get(McpServerFactory);
   });
@@ -89,6 +100,11 @@ describe('tools/call answered from the registry', () => {
       call({ name: 'echo', arguments: { text: 'x' }, _meta: { progressToken: 3 } }),
     ],
     ['the request id reaching the tool', call({ name: 'context' }, 99)],
+    ['a tool needing a role the caller lacks', call({ name: 'admins_only' })],
+    [
+      'a tool needing a role and a scope the caller lacks (no 403: re-authorizing gives no role)',
+      call({ name: 'admins_with_scope', arguments: {} }, 'r-2'),
+    ],
   ];
 
   it.each(direct)('%s: answers what the SDK answers, without an SDK Server', async (_what, message) => {
@@ -103,6 +119,38 @@ describe('tools/call answered from the registry', () => {
     } finally {
       create.mockRestore();
     }
+  });
+
+  it('refuses a caller without the role with an error result naming the roles, on both paths', async () => {
+    const res = await post(call({ name: 'admins_with_scope' }, 5));
+    expect(res.status).toBe(200);
+    expect(res.headers['www-authenticate']).toBeUndefined();
+    expect(res.body).toEqual({
+      jsonrpc: '2.0',
+      id: 5,
+      result: {
+        content: [{ type: 'text', text: 'This tool needs one of the roles: admin, owner. You have none.' }],
+        isError: true,
+      },
+    });
+    // A batch goes through the SDK's HTTP handler: the same result for the same call.
+    const batch = await post([call({ name: 'admins_with_scope' }, 5)]);
+    expect(batch.status).toBe(200);
+    expect(batch.headers['www-authenticate']).toBeUndefined();
+    const answers = batch.headers['content-type']?.startsWith('text/event-stream')
+      ? batch.text
+          .split('\n')
+          .filter((l) => l.startsWith('data: '))
+          .map((l) => JSON.parse(l.slice(6)) as unknown)
+      : (batch.body as unknown[]);
+    expect(answers).toEqual([res.body]);
+    // Nor does tools/list show either tool to this caller.
+    const list = await post({ jsonrpc: '2.0', id: 6, method: 'tools/list' });
+    const names = (list.body as { result: { tools: Array<{ name: string }> } }).result.tools.map((t) => t.name);
+    expect(names).toContain('echo');
+    expect(names).not.toContain('admins_only');
+    expect(names).not.toContain('admins_with_scope');
+    expect(names).not.toContain('admin_overview');
   });
 
   const viaSdk: Array<[string, JSONRPCMessage]> = [

@@ -6,9 +6,10 @@ import type { Clock } from '../clock';
 import type { IdentityLookup, IdentityService } from '../identity/identity.service';
 import { mcpSettingsFrom } from '../mcp-settings';
 import type { AccessTokenVerifier, VerifiedAccessToken } from './access-token-verifier';
-import { bearerToken, McpAuthService } from './mcp-auth.service';
+import { bearerToken, McpAuthService, tenantOf } from './mcp-auth.service';
 import { TokenRejectedError } from './token-errors';
 import { GrantsUnavailableError } from '../../access/grant-registry.service';
+import type { UserRecheckService } from '../../legacy-status/user-recheck.service';
 
 const config = loadConfig({
   PUBLIC_URL: 'https://bridge.example.com',
@@ -54,6 +55,7 @@ describe('McpAuthService', () => {
   let resolve: jest.Mock<Promise<IdentityLookup>, [string]>;
   let service: McpAuthService;
   let grants: ReturnType<typeof memoryGrantRegistry>;
+  const recheck = jest.fn();
   const make = (env: Record<string, string> = {}) => {
     const cfg = loadConfig({
       ...env,
@@ -69,6 +71,7 @@ describe('McpAuthService', () => {
       grants.registry,
       grants.metrics,
       cfg,
+      { noteCall: recheck } as unknown as UserRecheckService,
     );
   };
 
@@ -197,7 +200,9 @@ describe('McpAuthService', () => {
 
   it('refuses a cached token, and a token refreshed later, as soon as its grant is revoked', async () => {
     const caller = await service.authenticate('Bearer a.b.c');
-    grants.registry.apply([{ seq: 1n, grantId: caller.grantId, legacyUserId: null, createdAt: new Date() }]);
+    grants.registry.apply([
+      { seq: 1n, kind: 'revoke', grantId: caller.grantId, legacyUserId: null, createdAt: new Date() },
+    ]);
     await expect(service.authenticate('Bearer a.b.c')).rejects.toMatchObject({ reason: 'revoked' });
     await expect(service.authenticate('Bearer refreshed.x.y')).rejects.toMatchObject({ reason: 'revoked' });
     expect(verify).toHaveBeenCalledTimes(2);
@@ -207,12 +212,12 @@ describe('McpAuthService', () => {
     const old = await service.authenticate('Bearer a.b.c');
     const at = new Date(Date.now() + 1);
     (grants.registry as GrantRegistry).apply([
-      { seq: 1n, grantId: null, legacyUserId: 'legacy-1', createdAt: at },
+      { seq: 1n, kind: 'revoke', grantId: null, legacyUserId: 'legacy-1', createdAt: at },
     ]);
     await expect(service.authenticate('Bearer a.b.c')).rejects.toMatchObject({ reason: 'revoked' });
     expect(old.grantId).toBeDefined();
     (grants.registry as GrantRegistry).apply([
-      { seq: 2n, grantId: null, legacyUserId: 'legacy-1', createdAt: new Date(0) },
+      { seq: 2n, kind: 'revoke', grantId: null, legacyUserId: 'legacy-1', createdAt: new Date(0) },
     ]);
     verify.mockImplementation(async () => ({
       ...verified(clock.seconds + 300),
@@ -220,6 +225,42 @@ describe('McpAuthService', () => {
     }));
     const fresh = await service.authenticate('Bearer n.e.w');
     expect(fresh.grantId).not.toBe(old.grantId);
+  });
+
+  it('builds a cached caller again once the legacy app changed its roles (identity news)', async () => {
+    const forget = jest.fn();
+    (service as unknown as { identities: { forgetLegacyUser: jest.Mock } }).identities.forgetLegacyUser =
+      forget;
+    const before = await service.authenticate('Bearer a.b.c');
+    expect(before.roles).toEqual(['reader']);
+    resolve.mockResolvedValue({ ...found, identity: { ...found.identity, roles: ['admin'] } });
+    expect((await service.authenticate('Bearer a.b.c')).roles).toEqual(['reader']);
+    grants.registry.apply([
+      { seq: 3n, kind: 'identity', grantId: null, legacyUserId: 'legacy-1', createdAt: new Date() },
+    ]);
+    expect(forget).toHaveBeenCalledWith('legacy-1');
+    const after = await service.authenticate('Bearer a.b.c');
+    expect(after.roles).toEqual(['admin']);
+    expect(after.grantId).toBe(before.grantId);
+    expect(recheck).toHaveBeenCalledWith(
+      expect.objectContaining({ legacyUserId: 'legacy-1' }),
+      expect.any(Number),
+    );
+  });
+
+  it('refuses a caller the legacy app reported inactive', async () => {
+    resolve.mockResolvedValue({ ...found, identity: { ...found.identity, active: false } });
+    await expect(service.authenticate('Bearer a.b.c')).rejects.toMatchObject({ reason: 'revoked' });
+  });
+
+  it('passes the tenant chosen at consent, or the only one, and nothing else', () => {
+    const acme = { id: 't1', name: 'Acme' };
+    const globex = { id: 't2', name: 'Globex' };
+    expect(tenantOf('t2', [acme, globex])).toEqual(globex);
+    expect(tenantOf(undefined, [acme])).toEqual(acme);
+    expect(tenantOf(undefined, [acme, globex])).toBeNull();
+    expect(tenantOf('t9', [acme, globex])).toBeNull();
+    expect(tenantOf(42, [acme])).toEqual(acme);
   });
 
   it('passes refusals through and remembers nothing', async () => {

@@ -10,6 +10,7 @@ import { AccessMetrics } from '../../access/access-metrics';
 import type { AppConfig } from '../../config/app-config';
 import { APP_CONFIG } from '../../config/config.module';
 import type { LegacyTenant } from '../../legacy-session/legacy-user';
+import { UserRecheckService } from '../../legacy-status/user-recheck.service';
 import type { McpCaller } from '../caller';
 import { Clock } from '../clock';
 import { IdentityService } from '../identity/identity.service';
@@ -21,6 +22,8 @@ interface CachedCaller {
   caller: McpCaller;
   /** Shared with the GrantRegistry: a revocation flips it, and the next hit sees it. */
   grant: GrantState;
+  /** The grant's identityVersion this caller was built under (roles and tenant as they were). */
+  version: number;
   /** Milliseconds since the epoch; never past the token's `exp`. */
   validUntil: number;
 }
@@ -52,8 +55,11 @@ export class McpAuthService {
     private readonly grants: GrantRegistry,
     private readonly accessMetrics: AccessMetrics,
     @Inject(APP_CONFIG) config: AppConfig,
+    private readonly recheck: UserRecheckService,
   ) {
     this.allowUnlinkedUsers = config.access.allowUnlinkedUsers;
+    // Roles or status changed (this instance or another): the next call reads the user again.
+    grants.onUserChanged((legacyUserId) => identities.forgetLegacyUser(legacyUserId));
   }
 
   /**
@@ -67,8 +73,9 @@ export class McpAuthService {
     const hit = this.cache.get(key);
     if (hit !== undefined) {
       const grant = hit.grant;
-      if (hit.validUntil > now && !grant.revoked && !grant.evicted) {
+      if (hit.validUntil > now && !grant.revoked && !grant.evicted && hit.version === grant.identityVersion) {
         grant.lastUsedMs = now;
+        this.recheck.noteCall(hit.caller, now);
         return hit.caller;
       }
       this.cache.delete(key);
@@ -121,6 +128,7 @@ export class McpAuthService {
       expiresAt: verified.expiresAt,
       claims: Object.freeze(verified.claims),
     });
+    this.recheck.noteCall(caller, now);
     // A caller built while WorkOS or the database was unreachable is used once, not remembered.
     if (definitive)
       this.remember(
@@ -149,7 +157,7 @@ export class McpAuthService {
       const oldest = this.cache.keys().next().value;
       if (oldest !== undefined) this.cache.delete(oldest);
     }
-    this.cache.set(key, { caller, grant, validUntil });
+    this.cache.set(key, { caller, grant, version: grant.identityVersion, validUntil });
   }
 }
 

@@ -16,7 +16,7 @@ import { GrantsUnavailableError } from '../../access/grant-registry.service';
 import { KeySetUnavailableError } from '../auth/jwks-key-store';
 import { McpAuthService } from '../auth/mcp-auth.service';
 import { TokenRejectedError } from '../auth/token-errors';
-import { hasScopes, type McpCaller } from '../caller';
+import { hasAnyRole, hasScopes, type McpCaller } from '../caller';
 import {
   Challenges,
   JSONRPC_INTERNAL_ERROR,
@@ -52,7 +52,8 @@ interface JsonRpcRequestLike {
  * a body the parser refused (-32700 / -32600) → on POST, Mcp-Method / Mcp-Name / MCP-Protocol-Version
  * / Mcp-Param-* disagreeing with the body (400, -32020) → proxy mode (scope check of every
  * tools/call against MCP_UPSTREAM_TOOL_SCOPES (403), session binding (404), forward) → method →
- * Content-Type → scope check of every tools/call in the body (403) → the SDK.
+ * Content-Type → scope check of every tools/call in the body (403; not for a tool the caller
+ * lacks the role for: the registry refuses that call with an error result) → the SDK.
  *
  * Two ways into the SDK's `Server`, same factory, same tools:
  * - the common case, one 2025-era JSON-RPC message from a client that accepts JSON (every v1
@@ -282,9 +283,15 @@ export class McpEndpointService implements OnModuleDestroy {
       if (!message || typeof message !== 'object') continue;
       const { method, params } = message as JsonRpcRequestLike;
       if (method !== 'tools/call' || typeof params?.name !== 'string') continue;
-      const required = proxied
-        ? this.proxy.requiredScopes(params.name)
-        : (this.tools.get(params.name)?.requiredScopes ?? []);
+      let required: readonly string[];
+      if (proxied) required = this.proxy.requiredScopes(params.name);
+      else {
+        const tool = this.tools.get(params.name);
+        // A caller without the tool's role gets the registry's refusal (an error result naming
+        // the roles), not a scope challenge: re-authorizing would not give it the role.
+        if (tool && !hasAnyRole(caller, tool.roles)) continue;
+        required = tool?.requiredScopes ?? [];
+      }
       if (hasScopes(caller, required)) continue;
       // The operation's scopes, plus the granted ones that matter here, so that a client that
       // re-authorizes with exactly this list keeps what it had (MCP 2025-11-25, scope challenges).

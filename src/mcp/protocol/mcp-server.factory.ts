@@ -8,8 +8,8 @@ export const SERVER_INFO = { name: 'connect-bridge', version: '0.1.0' } as const
 /**
  * Builds the SDK's low-level `Server` for one request (the SDK's stateless idiom: a fresh
  * instance per exchange, so nothing leaks between callers), bound to the caller: tools/list
- * shows what the caller's scopes allow, tools/call runs the registered handler with the caller.
- * The SDK does the protocol (initialize and version negotiation, ping, method dispatch, schema
+ * shows what the caller's scopes and roles allow, tools/call runs the registered handler with
+ * the caller (or refuses it, see McpToolRegistry.call). The SDK does the protocol (initialize and version negotiation, ping, method dispatch, schema
  * validation of requests and results); about 30 µs per instance.
  */
 @Injectable()

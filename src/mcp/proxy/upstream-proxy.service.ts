@@ -54,7 +54,9 @@ export const IDENTITY_TOKEN_TTL_SECONDS = 60;
  * `Authorization: Bearer <identity token>`, a short-lived HS256 JWT minted by the bridge and
  * signed with MCP_UPSTREAM_SECRET:
  *   iss = PUBLIC_URL, aud = MCP_UPSTREAM_URL, sub = WorkOS user id, legacy_user_id, email,
- *   client_id, org_id, scope, iat, exp (60 s).
+ *   client_id, org_id, scope, roles (the legacy app's roles, an array, possibly empty),
+ *   tenant ({id, name} of the tenant this AI application may act in, or null), iat, exp (60 s).
+ * The upstream enforces roles and tenant itself (the bridge filters only its own tools by role).
  */
 @Injectable()
 export class UpstreamProxyService {
@@ -88,7 +90,11 @@ export class UpstreamProxyService {
     return [...new Set([...(this.settings.upstream?.toolScopes.values() ?? [])].flat())];
   }
 
-  /** The identity token for this caller, reused while it has more than 20 s to live. */
+  /**
+   * The identity token for this caller, reused while it has more than 20 s to live (a caller
+   * object is rebuilt when the person's roles or tenants change, so a reused token never
+   * carries stale ones).
+   */
   async identityToken(caller: McpCaller): Promise<string> {
     const now = Math.floor(this.clock.now() / 1000);
     const cached = this.minted.get(caller);
@@ -101,6 +107,8 @@ export class UpstreamProxyService {
       client_id: caller.clientId,
       org_id: caller.orgId,
       scope: caller.scopes.join(' '),
+      roles: [...caller.roles],
+      tenant: caller.tenant ? { id: caller.tenant.id, name: caller.tenant.name } : null,
     })
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
       .setIssuer(this.settings.publicUrl)

@@ -28,6 +28,14 @@ export interface McpToolOptions<Input extends z.ZodObject = z.ZodObject> {
    * challenge naming them (so clients can step up), and tools/list hides the tool from it.
    */
   requiredScopes?: readonly string[];
+  /**
+   * Roles in the legacy app, any one of which the caller must have (`McpCaller.roles`); checked
+   * besides `requiredScopes`. A caller without any of them does not see the tool in tools/list,
+   * and a call gets an error result naming the roles (a tool error, not a 403: signing in again
+   * gives no roles). Role names as the legacy app spells them (1-100 printable characters, no
+   * spaces or commas). Leave it out for a tool everyone may call.
+   */
+  roles?: readonly string[];
   annotations?: McpToolAnnotations;
 }
 
@@ -62,6 +70,9 @@ export type McpToolHandler<Input = Record<string, unknown>> = (
  * export class InvoiceTools {
  *   @McpTool({ name: 'get_invoice', description: 'One invoice', inputSchema: Input, requiredScopes: ['invoices:read'] })
  *   async getInvoice(input: z.infer<typeof Input>, caller: McpCaller) { … }
+ *
+ *   @McpTool({ name: 'void_invoice', description: 'Voids an invoice', inputSchema: Input, roles: ['admin', 'billing'] })
+ *   async voidInvoice(input: z.infer<typeof Input>, caller: McpCaller) { … }
  * }
  * ```
  * Register the class as a provider in any module of the application; the MCP module finds it.

@@ -4,15 +4,20 @@ import { Test } from '@nestjs/testing';
 import { ProtocolError } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import type { McpCaller } from '../caller';
+import { AdminOverviewTool } from './admin-overview.tool';
 import { McpTool, McpToolError } from './mcp-tool.decorator';
 import { ProfileTool } from './profile.tool';
 import { McpToolRegistry } from './tool-registry';
 import { WhoamiTool } from './whoami.tool';
 
-const caller = (scopes: string[] = []): McpCaller => ({
+const caller = (
+  scopes: string[] = [],
+  roles: string[] = [],
+  tenant: McpCaller['tenant'] = null,
+): McpCaller => ({
   grantId: 'grant_1',
-  roles: [],
-  tenant: null,
+  roles,
+  tenant,
   sub: 'user_1',
   legacyUserId: 'legacy-1',
   email: 'ada@example.com',
@@ -43,6 +48,17 @@ class EchoTools {
     throw new Error('secret database detail');
   }
 
+  @McpTool({
+    name: 'audit',
+    description: 'Needs a scope and one of two roles',
+    requiredScopes: ['audit:read'],
+    roles: ['admin', 'auditor', 'admin'],
+  })
+  audit(_input: Record<string, never>, who: McpCaller) {
+    this.calls++;
+    return `audited by ${who.roles.join(' ')}`;
+  }
+
   @McpTool({ name: 'refuse', description: 'Fails politely' })
   refuse() {
     throw new McpToolError('That invoice does not exist.');
@@ -60,7 +76,7 @@ describe('McpToolRegistry', () => {
   beforeEach(async () => {
     const moduleRef = await Test.createTestingModule({
       imports: [DiscoveryModule],
-      providers: [McpToolRegistry, EchoTools, WhoamiTool, ProfileTool],
+      providers: [McpToolRegistry, EchoTools, WhoamiTool, ProfileTool, AdminOverviewTool],
     }).compile();
     await moduleRef.init();
     // compile() installs Nest's testing logger, which prints the errors these tests provoke.
@@ -75,7 +91,7 @@ describe('McpToolRegistry', () => {
         .all()
         .map((t) => t.name)
         .sort(),
-    ).toEqual(['echo', 'explode', 'get_profile', 'refuse', 'whoami']);
+    ).toEqual(['admin_overview', 'audit', 'echo', 'explode', 'get_profile', 'refuse', 'whoami']);
     expect(registry.get('echo')!.definition).toEqual({
       name: 'echo',
       description: 'Echoes text',
@@ -89,7 +105,12 @@ describe('McpToolRegistry', () => {
       },
     });
     expect(registry.get('whoami')!.definition.inputSchema).toEqual({ type: 'object', properties: {} });
-    expect(registry.requiredScopes().sort()).toEqual(['echo:use', 'email', 'profile']);
+    expect(registry.requiredScopes().sort()).toEqual(['audit:read', 'echo:use', 'email', 'profile']);
+    expect(registry.get('audit')!.roles).toEqual(['admin', 'auditor']);
+    expect(registry.get('admin_overview')!.roles).toEqual(['admin']);
+    expect(registry.get('whoami')!.roles).toEqual([]);
+    // Roles are not advertised in the tool definition (tools/list only hides what a caller may not use).
+    expect(registry.get('audit')!.definition).not.toHaveProperty('roles');
   });
 
   it('lists only the tools the caller has the scopes for', () => {
@@ -107,6 +128,56 @@ describe('McpToolRegistry', () => {
       'refuse',
       'whoami',
     ]);
+  });
+
+  it('lists a tool that names roles only to callers with its scopes and one of its roles', () => {
+    const names = (scopes: string[], roles: string[]) =>
+      registry
+        .listFor(caller(scopes, roles))
+        .tools.map((t) => t.name)
+        .filter((n) => n === 'audit' || n === 'admin_overview')
+        .sort();
+    expect(names([], [])).toEqual([]);
+    expect(names(['audit:read'], [])).toEqual([]);
+    expect(names(['audit:read'], ['reader'])).toEqual([]);
+    expect(names([], ['admin'])).toEqual(['admin_overview']); // audit still lacks its scope
+    expect(names(['audit:read'], ['auditor'])).toEqual(['audit']);
+    expect(names(['audit:read'], ['reader', 'admin'])).toEqual(['admin_overview', 'audit']);
+    // Role names are compared exactly, as the legacy app spells them.
+    expect(names(['audit:read'], ['Admin', 'admins'])).toEqual([]);
+  });
+
+  it('refuses a caller without one of the roles with an error result naming them, without running the tool', async () => {
+    expect(await registry.call('audit', {}, caller(['audit:read'], ['reader']), ctx)).toEqual({
+      content: [{ type: 'text', text: 'This tool needs one of the roles: admin, auditor. You have: reader.' }],
+      isError: true,
+    });
+    expect(await registry.call('admin_overview', {}, caller([], ['reader', 'billing']), ctx)).toEqual({
+      content: [{ type: 'text', text: 'This tool needs one of the roles: admin. You have: reader, billing.' }],
+      isError: true,
+    });
+    expect(await registry.call('admin_overview', {}, caller(), ctx)).toEqual({
+      content: [{ type: 'text', text: 'This tool needs one of the roles: admin. You have none.' }],
+      isError: true,
+    });
+    expect(echo.calls).toBe(0);
+  });
+
+  it('checks the role before the scopes (re-authorizing gives scopes, never roles)', async () => {
+    const noRoleNoScope = await registry.call('audit', {}, caller([], ['reader']), ctx);
+    expect((noRoleNoScope.content[0] as { text: string }).text).toBe(
+      'This tool needs one of the roles: admin, auditor. You have: reader.',
+    );
+    const roleNoScope = await registry.call('audit', {}, caller([], ['auditor']), ctx);
+    expect(roleNoScope).toEqual({
+      content: [{ type: 'text', text: 'The tool audit needs the scopes: audit:read.' }],
+      isError: true,
+    });
+    expect(echo.calls).toBe(0);
+    expect(await registry.call('audit', {}, caller(['audit:read'], ['auditor']), ctx)).toEqual({
+      content: [{ type: 'text', text: 'audited by auditor' }],
+    });
+    expect(echo.calls).toBe(1);
   });
 
   it('runs a tool with validated input and the caller', async () => {
@@ -189,7 +260,38 @@ describe('McpToolRegistry', () => {
       email: 'ada@example.com',
       client_id: 'client_1',
       scopes: ['openid'],
+      roles: [],
+      tenant: null,
     });
+    const withRoles = await registry.call(
+      'whoami',
+      {},
+      caller(['openid'], ['admin', 'reader'], { id: 't1', name: 'Acme' }),
+      ctx,
+    );
+    expect(JSON.parse((withRoles.content[0] as { text: string }).text)).toMatchObject({
+      roles: ['admin', 'reader'],
+      tenant: { id: 't1', name: 'Acme' },
+    });
+  });
+
+  it('admin_overview (the example role-gated tool) answers who, roles and tenant to an admin', async () => {
+    const admin = { ...caller(['openid'], ['admin'], { id: 't1', name: 'Acme' }), expiresAt: 1_800_000_000 };
+    const result = await registry.call('admin_overview', {}, admin, ctx);
+    const expected = {
+      signed_in_as: {
+        sub: 'user_1',
+        legacy_user_id: 'legacy-1',
+        email: 'ada@example.com',
+        name: 'Ada Lovelace',
+      },
+      roles: ['admin'],
+      tenant: { id: 't1', name: 'Acme' },
+      client_id: 'client_1',
+      scopes: ['openid'],
+      access_expires_at: '2027-01-15T08:00:00.000Z',
+    };
+    expect(result).toEqual({ content: [{ type: 'text', text: JSON.stringify(expected) }], structuredContent: expected });
   });
 
   it.each([
@@ -200,6 +302,13 @@ describe('McpToolRegistry', () => {
     [{ name: 'ok', description: 'x', requiredScopes: ['has space'] }, /not an OAuth scope/],
     [{ name: 'ok', description: 'x', requiredScopes: ['quo"te'] }, /not an OAuth scope/],
     [{ name: 'ok', description: 'x', inputSchema: z.string() }, /z.object/],
+    [{ name: 'ok', description: 'x', roles: [] }, /roles is empty/],
+    [{ name: 'ok', description: 'x', roles: ['has space'] }, /not a role name/],
+    [{ name: 'ok', description: 'x', roles: ['a,b'] }, /not a role name/],
+    [{ name: 'ok', description: 'x', roles: [''] }, /not a role name/],
+    [{ name: 'ok', description: 'x', roles: ['r'.repeat(101)] }, /not a role name/],
+    [{ name: 'ok', description: 'x', roles: ['tab\there'] }, /not a role name/],
+    [{ name: 'ok', description: 'x', roles: ['admin', 7] }, /7 is not a role name/],
   ])('refuses the definition %j', (options, message) => {
     expect(() => registry.register(options as never, () => 'x')).toThrow(message);
   });

@@ -8,7 +8,8 @@ import {
   type Tool,
 } from '@modelcontextprotocol/server';
 import { z } from 'zod';
-import { hasScopes, type McpCaller } from '../caller';
+import { ROLE } from '../../legacy-session/legacy-user';
+import { hasAnyRole, hasScopes, type McpCaller } from '../caller';
 import {
   MCP_TOOL_METADATA,
   McpToolError,
@@ -20,6 +21,8 @@ import {
 export interface RegisteredMcpTool {
   readonly name: string;
   readonly requiredScopes: readonly string[];
+  /** Legacy roles, any one of which the caller needs; empty: no role needed. */
+  readonly roles: readonly string[];
   readonly inputSchema: z.ZodObject;
   readonly outputSchema?: z.ZodObject;
   /** The `tools/list` entry, built once. */
@@ -34,8 +37,9 @@ const NO_ARGUMENTS = z.object({});
 /**
  * Every MCP tool of the application: methods marked with @McpTool on any NestJS provider,
  * found at startup, plus tools registered in code. Validates definitions once (unique names,
- * scope syntax, zod object schemas converted to JSON Schema once), filters tools/list by the
- * caller's scopes, validates arguments and runs handlers.
+ * scope and role syntax, zod object schemas converted to JSON Schema once), lists to a caller
+ * only the tools it may call (its scopes and one of its roles), refuses the others, validates
+ * arguments and runs handlers.
  */
 @Injectable()
 export class McpToolRegistry implements OnModuleInit {
@@ -85,6 +89,17 @@ export class McpToolRegistry implements OnModuleInit {
       if (!SCOPE_TOKEN.test(scope))
         throw new TypeError(`MCP tool "${name}": "${scope}" is not an OAuth scope`);
     }
+    const roles = Object.freeze([...new Set(options.roles ?? [])]);
+    if (options.roles !== undefined && roles.length === 0) {
+      // roles: [] would let everyone in, which is rarely what it was written for.
+      throw new TypeError(`MCP tool "${name}": roles is empty (leave it out for a tool anyone may call)`);
+    }
+    for (const role of roles) {
+      if (typeof role !== 'string' || !ROLE.test(role))
+        throw new TypeError(
+          `MCP tool "${name}": ${JSON.stringify(role)} is not a role name (1-100 printable characters, no spaces or commas)`,
+        );
+    }
     const inputSchema = options.inputSchema ?? NO_ARGUMENTS;
     if (!(inputSchema instanceof z.ZodObject))
       throw new TypeError(`MCP tool "${name}": inputSchema must be z.object(…)`);
@@ -104,6 +119,7 @@ export class McpToolRegistry implements OnModuleInit {
     const tool: RegisteredMcpTool = {
       name,
       requiredScopes,
+      roles,
       inputSchema,
       outputSchema: options.outputSchema,
       definition,
@@ -126,11 +142,16 @@ export class McpToolRegistry implements OnModuleInit {
     return [...new Set(this.all().flatMap((t) => t.requiredScopes))];
   }
 
-  /** tools/list: only what this caller may call. */
-  listFor(caller: Pick<McpCaller, 'scopes'>): { tools: Tool[] } {
+  /** True when this caller may call the tool: it has every scope the tool needs and one of its roles. */
+  allows(tool: RegisteredMcpTool, caller: Pick<McpCaller, 'scopes' | 'roles'>): boolean {
+    return hasAnyRole(caller, tool.roles) && hasScopes(caller, tool.requiredScopes);
+  }
+
+  /** tools/list: only what this caller may call (scopes and roles). */
+  listFor(caller: Pick<McpCaller, 'scopes' | 'roles'>): { tools: Tool[] } {
     const tools: Tool[] = [];
     for (const tool of this.tools.values()) {
-      if (hasScopes(caller, tool.requiredScopes)) tools.push(tool.definition);
+      if (this.allows(tool, caller)) tools.push(tool.definition);
     }
     return { tools };
   }
@@ -144,6 +165,12 @@ export class McpToolRegistry implements OnModuleInit {
   ): Promise<CallToolResult> {
     const tool = this.tools.get(name);
     if (!tool) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${name}`);
+    if (!hasAnyRole(caller, tool.roles)) {
+      // Roles first: signing in again cannot fix this, so no scope challenge should send the
+      // client there (the HTTP layer skips its 403 for such a call). An error result, which the
+      // model reads, in the same shape on the direct path and through the SDK Server.
+      return errorResult(missingRoleText(tool.roles, caller.roles));
+    }
     if (!hasScopes(caller, tool.requiredScopes)) {
       // The HTTP layer answers 403 before getting here; this is the belt to those braces.
       return errorResult(`The tool ${name} needs the scopes: ${tool.requiredScopes.join(' ')}.`);
@@ -174,6 +201,12 @@ function jsonSchemaOf(schema: z.ZodObject, io: 'input' | 'output'): Record<strin
   const json = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as Record<string, unknown>;
   delete json.$schema;
   return json;
+}
+
+/** The refusal of a call whose caller has none of the tool's roles. */
+export function missingRoleText(required: readonly string[], held: readonly string[]): string {
+  const have = held.length ? `You have: ${held.join(', ')}.` : 'You have none.';
+  return `This tool needs one of the roles: ${required.join(', ')}. ${have}`;
 }
 
 function errorResult(text: string): CallToolResult {
