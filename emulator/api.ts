@@ -305,6 +305,9 @@ export function apiRouter(ctx: Ctx): Router {
         at: Date.now(),
         status: 0,
         idempotencyKey: req.get('idempotency-key'),
+        ...(Array.isArray(body.user_consent_options)
+          ? { consentOptions: structuredClone(body.user_consent_options) as ConsentOption[] }
+          : {}),
       };
       state.completionCalls.push(call);
 

@@ -14,7 +14,8 @@ export function page(title: string, bodyHtml: string): string {
 <title>${escapeHtml(title)} · AuthKit emulator</title>
 <style>
 body{font-family:system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem;color:#1b1b1f;line-height:1.5}
-h1{font-size:1.4rem}fieldset{border:1px solid #ccc;border-radius:6px;margin:1rem 0}
+h1{font-size:1.4rem}fieldset{border:1px solid #ccc;border-radius:6px;margin:1rem 0}legend{font-weight:600}
+.choice{padding:.15rem 0}
 button{font:inherit;padding:.5rem 1rem;border-radius:6px;border:1px solid #555;background:#1b1b1f;color:#fff;cursor:pointer}
 button.secondary{background:#fff;color:#1b1b1f}code{background:#f3f3f5;padding:0 .2rem}
 .note{color:#555;font-size:.9rem}

@@ -114,7 +114,7 @@ export interface RunningEmulator {
   rotateKeys(opts?: { graceSeconds?: number }): Promise<void>;
   expireExternalAuth(externalAuthId: string): void;
   injectCompletionFault(fault: CompletionFault): void;
-  /** Completion calls received (for asserting "never completed twice"). */
+  /** Completion calls received, with the consent options sent (for asserting "never completed twice"). */
   completionCalls(): CompletionCall[];
   users(): Array<EmulatedUserView>;
 

@@ -261,27 +261,30 @@ export function oauthRouter(ctx: Ctx): Router {
     const options = pending.completed!.consentOptions;
     if (options.length === 0) return approve(res, pending, {});
     const client = state.clients.get(pending.request.clientId);
+    // One fieldset per option (its label the legend), one labelled radio button per choice.
     const fields = options
       .map(
         (o, i) => `<fieldset><legend>${escapeHtml(o.label)}</legend>
 ${o.choices
   .map(
     (c, j) =>
-      `<label><input type="radio" name="choice_${i}" value="${escapeHtml(c.value)}"${j === 0 ? ' checked' : ''}> ${escapeHtml(c.label)}</label><br>`,
+      `<div class="choice"><input type="radio" id="choice_${i}_${j}" name="choice_${i}" value="${escapeHtml(c.value)}"${j === 0 ? ' checked' : ''}> <label for="choice_${i}_${j}">${escapeHtml(c.label)}</label></div>`,
   )
   .join('\n')}
 </fieldset>`,
       )
       .join('\n');
+    const clientName = escapeHtml(client?.name ?? pending.request.clientId);
     res
       .type('html')
       .set('Cache-Control', 'no-store')
       .send(
         page(
           'Allow access',
-          `<h1>Allow ${escapeHtml(client?.name ?? pending.request.clientId)} to access your account?</h1>
+          `<h1>Allow ${clientName} to access your account?</h1>
 <form method="post" action="/oauth2/consent">
 <input type="hidden" name="ticket" value="${escapeHtml(String(req.query.ticket))}">
+<p>Choose what ${clientName} may use, then allow or deny.</p>
 ${fields}
 <button type="submit" name="decision" value="allow">Allow</button>
 <button type="submit" name="decision" value="deny" class="secondary">Deny</button>

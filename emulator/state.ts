@@ -129,6 +129,8 @@ export interface CompletionCall {
   /** The completion's outcome; 0 when a fault answered before anything was decided. */
   status: number;
   idempotencyKey?: string;
+  /** The `user_consent_options` as sent (when the body had an array there). */
+  consentOptions?: ConsentOption[];
   /** Set when an injected fault shaped the answer (e.g. 'status 500', 'connection reset'). */
   faulted?: string;
 }

@@ -1,7 +1,9 @@
 // `npm run users:add -- --email alice@example.com [--first-name Alice] [--last-name Smith]`
 // Adds a user of the built-in `local` strategy. The password is asked for twice (hidden) on a
 // terminal, read from the first line of stdin otherwise (or with --password-stdin), or made up
-// with --generate-password. Also: --reset-password, --disable, --enable for an existing user.
+// with --generate-password. Roles (`--role admin`, repeatable) and tenants (`--tenant acme=Acme`,
+// repeatable) go with it. Also: --reset-password, --disable, --enable, --set-roles and
+// --set-tenants for an existing user; changes of roles, tenants or status reach running instances.
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { userInfo } from 'node:os';
@@ -12,13 +14,21 @@ import { openDatabase } from '../database/adapter';
 import { DataFolderInUseError } from '../database/data-folder-lock';
 import { applyMigrations } from '../database/migrator';
 import { PrismaClient } from '../generated/prisma/client';
-import { LocalUsersService } from '../legacy-session/local-users.service';
+import { rolesFrom, tenantsFrom, type LegacyTenant } from '../legacy-session/legacy-user';
+import { LocalUsersService, type LocalUserAccess } from '../legacy-session/local-users.service';
 import { PasswordHasher } from '../legacy-session/password-hasher';
+import { UserStatusStore } from '../legacy-status/user-status.store';
 
 const USAGE = `Usage: npm run users:add -- --email <email> [--first-name <name>] [--last-name <name>]
+                         [--role <name>]... [--tenant <id>=<name>]...
                          [--password-stdin | --generate-password]
        npm run users:add -- --email <email> --reset-password [--password-stdin | --generate-password]
-       npm run users:add -- --email <email> --disable | --enable`;
+       npm run users:add -- --email <email> --disable | --enable
+       npm run users:add -- --email <email> --set-roles [--role <name>]...
+                         [--set-tenants [--tenant <id>=<name>]...]
+       npm run users:add -- --email <email> --set-tenants [--tenant <id>=<name>]...
+--role and --tenant repeat (one role or tenant each); --set-roles / --set-tenants replace the
+user's roles / tenants with the ones given (none given: none left).`;
 
 export interface UsersAddIo {
   /** Asks for the password (hidden on a terminal) or reads it from stdin. */
@@ -32,6 +42,7 @@ export async function runUsersAdd(
   users: LocalUsersService,
   io: UsersAddIo,
   grants?: GrantStore,
+  status?: UserStatusStore,
 ): Promise<number> {
   let values;
   try {
@@ -41,11 +52,15 @@ export async function runUsersAdd(
         email: { type: 'string' },
         'first-name': { type: 'string' },
         'last-name': { type: 'string' },
+        role: { type: 'string', multiple: true },
+        tenant: { type: 'string', multiple: true },
         'password-stdin': { type: 'boolean' },
         'generate-password': { type: 'boolean' },
         'reset-password': { type: 'boolean' },
         disable: { type: 'boolean' },
         enable: { type: 'boolean' },
+        'set-roles': { type: 'boolean' },
+        'set-tenants': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -58,18 +73,36 @@ export async function runUsersAdd(
     io.print(USAGE);
     return values.help ? 0 : 2;
   }
+  const misuse = misusedOptions(values);
+  if (misuse) {
+    io.print(`${misuse}\n${USAGE}`);
+    return 2;
+  }
   const email = values.email;
   const password = async () => {
     if (values['generate-password']) return randomBytes(12).toString('base64url');
     return io.readPassword(Boolean(values['password-stdin']));
   };
   try {
+    const roles = values.role ?? [];
+    const tenants = (values.tenant ?? []).map(parseTenant);
+    if (values['set-roles'] || values['set-tenants']) {
+      let user: LocalUserAccess | undefined;
+      if (values['set-roles']) user = await users.setRoles(email, roles);
+      if (values['set-tenants']) user = await users.setTenants(email, tenants);
+      if (values['set-roles']) io.print(`Roles of ${email}: ${describeRoles(user!.roles)}.`);
+      if (values['set-tenants']) io.print(`Tenants of ${email}: ${describeTenants(user!.tenants)}.`);
+      await tellInstances(user!, io, status);
+      return 0;
+    }
     if (values.disable || values.enable) {
       const user = await users.setDisabled(email, Boolean(values.disable));
       if (!values.disable) {
+        await tellInstances(user, io, status, true);
         io.print(`${email} is enabled. They sign in again to connect AI applications.`);
         return 0;
       }
+      await tellInstances(user, io, status, true);
       // A disabled user keeps no AI access: every grant ends, on every running instance.
       const ended = grants
         ? await grants.revokeUser(user.id, { actor: 'cli', actorDetail: osUser() }, 'disable_user')
@@ -87,8 +120,12 @@ export async function runUsersAdd(
         password: pw,
         firstName: values['first-name'],
         lastName: values['last-name'],
+        roles,
+        tenants,
       });
       io.print(`Added ${user.email} (id ${user.id}).`);
+      if (roles.length) io.print(`Roles: ${describeRoles(rolesFrom(user.roles))}.`);
+      if (tenants.length) io.print(`Tenants: ${describeTenants(tenantsFrom(user.tenants))}.`);
     }
     if (values['generate-password']) io.print(`Password: ${pw}`);
     return 0;
@@ -99,6 +136,72 @@ export async function runUsersAdd(
     }
     throw err;
   }
+}
+
+/** Options that do not go together (one action per run; roles and tenants only where they apply). */
+function misusedOptions(values: {
+  'reset-password'?: boolean;
+  disable?: boolean;
+  enable?: boolean;
+  'set-roles'?: boolean;
+  'set-tenants'?: boolean;
+  role?: string[];
+  tenant?: string[];
+  'first-name'?: string;
+  'last-name'?: string;
+}): string | undefined {
+  const actions = [
+    values['reset-password'] && '--reset-password',
+    (values.disable || values.enable) && (values.disable ? '--disable' : '--enable'),
+    (values['set-roles'] || values['set-tenants']) && '--set-roles/--set-tenants',
+  ].filter(Boolean);
+  if (values.disable && values.enable) return '--disable and --enable contradict each other.';
+  if (actions.length > 1) return `${actions.join(' and ')} cannot be combined: one change per run.`;
+  const creating = actions.length === 0;
+  if (values.role?.length && !creating && !values['set-roles'])
+    return '--role goes with adding a user or with --set-roles.';
+  if (values.tenant?.length && !creating && !values['set-tenants'])
+    return '--tenant goes with adding a user or with --set-tenants.';
+  if (!creating && (values['first-name'] !== undefined || values['last-name'] !== undefined))
+    return '--first-name and --last-name go with adding a user.';
+  return undefined;
+}
+
+/** `--tenant <id>=<name>`: the id up to the first `=`, the name after it. */
+function parseTenant(value: string): LegacyTenant {
+  const eq = value.indexOf('=');
+  if (eq <= 0 || eq === value.length - 1)
+    throw new DomainError(
+      'invalid_tenant',
+      `--tenant ${value}: write it as <id>=<name>, e.g. --tenant acme=Acme Inc.`,
+    );
+  return { id: value.slice(0, eq).trim(), name: value.slice(eq + 1).trim() };
+}
+
+const describeRoles = (roles: readonly string[]): string => (roles.length ? roles.join(', ') : 'none');
+
+const describeTenants = (tenants: readonly LegacyTenant[]): string =>
+  tenants.length ? tenants.map((t) => `${t.id}=${t.name}`).join(', ') : 'none';
+
+/**
+ * Records what the user table says now (status, roles, tenants) as the legacy app's newest answer:
+ * when that changes what tools see, every running instance is told (a user who never connected
+ * an AI application has nothing to tell; the next sign-in carries it).
+ */
+async function tellInstances(
+  user: LocalUserAccess,
+  io: UsersAddIo,
+  status: UserStatusStore | undefined,
+  quiet = false,
+): Promise<void> {
+  if (!status) return;
+  const { changed } = await status.record(user.id, {
+    active: !user.disabled,
+    roles: user.roles,
+    tenants: user.tenants,
+  });
+  if (changed && !quiet)
+    io.print('Running instances were told: connected AI applications see it at their next call.');
 }
 
 /** Who ran the command, for the audit trail. */
@@ -170,6 +273,7 @@ async function main(): Promise<number> {
       new LocalUsersService(prisma, new PasswordHasher()),
       processIo,
       new GrantStore(prisma),
+      new UserStatusStore(prisma),
     );
   } finally {
     await prisma.$disconnect();

@@ -75,6 +75,77 @@ describe('JwtCookieService', () => {
     });
   });
 
+  describe('roles and tenants claims', () => {
+    const acme = { id: 't1', name: 'Acme' };
+    const globex = { id: 't2', name: 'Globex' };
+
+    it('reads roles and tenants from the configured claims', async () => {
+      const t = await token({ roles: ['admin', 'reader', 'admin'], tenants: [acme, globex] });
+      await expect(new JwtCookieService(options()).verify(`session=${t}`)).resolves.toEqual({
+        id: 'u1',
+        email: 'a@b.co',
+        firstName: 'Ann',
+        roles: ['admin', 'reader'],
+        tenants: [acme, globex],
+      });
+      const renamed = new JwtCookieService(
+        options({
+          claims: { ...options().claims, roles: 'https://app.example/roles', tenants: 'orgs' },
+        }),
+      );
+      const t2 = await token({ 'https://app.example/roles': ['owner'], orgs: [{ id: 7, name: 'Seven' }] });
+      await expect(renamed.verify(`session=${t2}`)).resolves.toMatchObject({
+        roles: ['owner'],
+        tenants: [{ id: '7', name: 'Seven' }],
+      });
+    });
+
+    it('says nothing about roles or tenants when the claims are absent', async () => {
+      const user = await new JwtCookieService(options()).verify(`session=${await token()}`);
+      expect(user).not.toHaveProperty('roles');
+      expect(user).not.toHaveProperty('tenants');
+    });
+
+    it.each([
+      ['a string', 'admin', undefined],
+      ['an object', { admin: true }, undefined],
+      ['a number', 7, undefined],
+      ['null', null, undefined],
+      ['an array with bad entries', ['admin', 'two words', 7, null, '', 'a,b', { r: 1 }, 'reader'], ['admin', 'reader']],
+      ['an array of nothing usable', [1, 2, 'x y'], []],
+    ])('ignores a roles claim that is %s (the sign-in still works)', async (_what, roles, expected) => {
+      const user = await new JwtCookieService(options()).verify(`session=${await token({ roles })}`);
+      expect(user).toMatchObject({ id: 'u1', email: 'a@b.co' });
+      if (expected === undefined) expect(user).not.toHaveProperty('roles');
+      else expect(user!.roles).toEqual(expected);
+    });
+
+    it.each([
+      ['a string', 'acme', undefined],
+      ['an object', acme, undefined],
+      [
+        'an array with bad entries',
+        ['acme', null, 7, [], { id: '' }, { id: 'x\ny', name: 'X' }, { name: 'no id' }, acme, { id: 't1', name: 'Dup' }, globex],
+        [acme, globex],
+      ],
+      ['an array with a nameless tenant', [{ id: 't3' }], []],
+      ['an array with a blank name', [{ id: 't3', name: ' ' }], [{ id: 't3', name: 't3' }]],
+    ])('ignores what is unusable in a tenants claim that is %s', async (_what, tenants, expected) => {
+      const user = await new JwtCookieService(options()).verify(`session=${await token({ tenants })}`);
+      expect(user).toMatchObject({ id: 'u1' });
+      if (expected === undefined) expect(user).not.toHaveProperty('tenants');
+      else expect(user!.tenants).toEqual(expected);
+    });
+
+    it('keeps at most 100 roles and tenants from a huge claim', async () => {
+      const roles = Array.from({ length: 120 }, (_, i) => `r${i}`);
+      const tenants = Array.from({ length: 120 }, (_, i) => ({ id: `${i}`, name: `${i}` }));
+      const user = await new JwtCookieService(options()).verify(`session=${await token({ roles, tenants })}`);
+      expect(user!.roles).toHaveLength(100);
+      expect(user!.tenants).toHaveLength(100);
+    });
+  });
+
   it('answers null without the cookie', async () => {
     await expect(new JwtCookieService(options()).verify('other=1')).resolves.toBeNull();
     await expect(new JwtCookieService(options()).verify(undefined)).resolves.toBeNull();

@@ -3,7 +3,7 @@ import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyG
 import type { AppConfig } from '../config/app-config';
 import { cookieValue } from './cookie-header';
 import { LegacyInvalidUserError, LegacyUnavailableError } from './legacy-session.errors';
-import { parseLegacyUser, type LegacyUser } from './legacy-user';
+import { lenientRoles, lenientTenants, parseLegacyUser, type LegacyUser } from './legacy-user';
 
 export type JwtCookieOptions = AppConfig['legacy']['jwt'] & { timeoutMs: number };
 
@@ -55,6 +55,8 @@ export function jwtCookieWarnings(options: Pick<JwtCookieOptions, 'issuer' | 'au
  */
 export class JwtCookieService {
   private readonly key: Uint8Array | JWTVerifyGetKey;
+  /** Kinds of malformed role/tenant claims already warned about (once per process each). */
+  private readonly warned = new Set<string>();
 
   constructor(
     private readonly options: JwtCookieOptions,
@@ -100,9 +102,39 @@ export class JwtCookieService {
       email: payload[claims.email],
       first_name: stringOrUndefined(payload[claims.firstName]),
       last_name: stringOrUndefined(payload[claims.lastName]),
+      roles: this.optionalList('roles', claims.roles, payload, lenientRoles),
+      tenants: this.optionalList('tenants', claims.tenants, payload, lenientTenants),
     });
     if (!parsed.ok) throw new LegacyInvalidUserError(parsed.problems);
     return parsed.user;
+  }
+
+  /**
+   * The roles or tenants claim. The session JWT was not written for the bridge, so its claims are
+   * taken as they come: not an array (absent, a string, an object) means "says nothing"; entries
+   * that are not role names or `{id, name}` tenants are dropped. Never a failed sign-in: fewer
+   * roles or tenants only ever mean less access. A claim that was there but unusable is logged once.
+   */
+  private optionalList<T>(
+    kind: 'roles' | 'tenants',
+    claim: string,
+    payload: JWTPayload,
+    read: (value: unknown) => T[] | undefined,
+  ): T[] | undefined {
+    const value = payload[claim];
+    if (value === undefined || value === null) return undefined;
+    const list = read(value);
+    const dropped =
+      list === undefined || (value as unknown[]).some((entry) => read([entry])?.length !== 1);
+    if (dropped && !this.warned.has(kind)) {
+      this.warned.add(kind);
+      new Logger('LegacyJwtCookie').warn(
+        `jwt-cookie: the ${kind} claim "${claim}" ${list === undefined ? 'is not an array' : 'has entries'} the bridge cannot use ` +
+          `(${kind === 'roles' ? 'role names: 1-100 printable characters, no spaces or commas' : 'tenants: {"id", "name"}'}); ` +
+          'they are ignored (logged once)',
+      );
+    }
+    return list;
   }
 }
 

@@ -1,10 +1,10 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import type { LocalUser, PrismaClient } from '../generated/prisma/client';
+import type { LocalUser, Prisma, PrismaClient } from '../generated/prisma/client';
 import { ConflictError, DomainError, NotFoundError } from '../common/errors';
 import { PrismaService } from '../database/prisma.service';
 import { withPrismaErrors } from '../database/prisma-errors';
-import type { LegacyUser } from './legacy-user';
+import { ROLE, rolesFrom, tenantsFrom, type LegacyTenant, type LegacyUser } from './legacy-user';
 import { PasswordHasher } from './password-hasher';
 
 export const MIN_PASSWORD_LENGTH = 8;
@@ -20,6 +20,19 @@ export interface NewLocalUser {
   password: string;
   firstName?: string;
   lastName?: string;
+  /** Role names (1-100 printable characters, no spaces or commas). */
+  roles?: string[];
+  /** Tenants (workspaces) the user belongs to; with more than one, AuthKit's consent asks which. */
+  tenants?: LegacyTenant[];
+}
+
+/** A local user's roles, tenants and status, as the CLI and the demo change them. */
+export interface LocalUserAccess {
+  id: string;
+  email: string;
+  disabled: boolean;
+  roles: string[];
+  tenants: LegacyTenant[];
 }
 
 export const normalizeEmail = (email: string): string => email.trim().toLowerCase();
@@ -34,6 +47,51 @@ export function toLegacyUser(u: LocalUser): LegacyUser {
     email: u.email,
     ...(u.firstName ? { firstName: u.firstName } : {}),
     ...(u.lastName ? { lastName: u.lastName } : {}),
+    roles: rolesFrom(u.roles),
+    tenants: tenantsFrom(u.tenants),
+  };
+}
+
+/**
+ * Roles as an operator typed them: each a role name (1-100 printable characters, no spaces or
+ * commas), duplicates dropped. A bad one is refused (the command says which), never skipped.
+ */
+export function checkRoles(roles: readonly string[]): string[] {
+  const trimmed = roles.map((r) => r.trim());
+  const bad = trimmed.find((r) => !ROLE.test(r));
+  if (bad !== undefined)
+    throw new DomainError(
+      'invalid_role',
+      `"${bad}" is not a role name (1-100 printable characters, no spaces or commas).`,
+    );
+  if (trimmed.length > 100) throw new DomainError('invalid_role', 'A user has at most 100 roles.');
+  return [...new Set(trimmed)];
+}
+
+/** Tenants as an operator typed them: ids unique, names non-empty; refused, never skipped. */
+export function checkTenants(tenants: readonly LegacyTenant[]): LegacyTenant[] {
+  if (tenants.length > 100) throw new DomainError('invalid_tenant', 'A user has at most 100 tenants.');
+  const checked = tenants.map((t) => {
+    const [ok] = t.name.trim() ? tenantsFrom([t]) : [];
+    if (!ok)
+      throw new DomainError(
+        'invalid_tenant',
+        `"${t.id}=${t.name}" is not a tenant (an id of 1-255 characters and a name of 1-200, no control characters).`,
+      );
+    return ok;
+  });
+  const duplicate = checked.find((t, i) => checked.findIndex((c) => c.id === t.id) !== i);
+  if (duplicate) throw new DomainError('invalid_tenant', `The tenant id "${duplicate.id}" appears twice.`);
+  return checked;
+}
+
+function toAccess(u: Pick<LocalUser, 'id' | 'email' | 'disabled' | 'roles' | 'tenants'>): LocalUserAccess {
+  return {
+    id: u.id,
+    email: u.email,
+    disabled: u.disabled,
+    roles: rolesFrom(u.roles),
+    tenants: tenantsFrom(u.tenants),
   };
 }
 
@@ -56,6 +114,8 @@ export class LocalUsersService {
       throw new DomainError('invalid_email', 'That is not an email address.');
     }
     checkPasswordPolicy(input.password);
+    const roles = checkRoles(input.roles ?? []);
+    const tenants = checkTenants(input.tenants ?? []);
     const passwordHash = await this.hasher.hash(input.password);
     return withPrismaErrors(() =>
       this.prisma.localUser.create({
@@ -65,6 +125,8 @@ export class LocalUsersService {
           passwordHash,
           firstName: input.firstName?.trim() || null,
           lastName: input.lastName?.trim() || null,
+          roles,
+          tenants: tenants as unknown as Prisma.InputJsonValue,
         },
       }),
     ).catch((err: unknown) => {
@@ -84,22 +146,34 @@ export class LocalUsersService {
    * A disabled user cannot sign in, and an existing session of theirs stops counting (their
    * grants are ended by the caller: src/cli/users-add.ts). Resolves the user's id.
    */
-  async setDisabled(email: string, disabled: boolean): Promise<{ id: string }> {
+  async setDisabled(email: string, disabled: boolean): Promise<LocalUserAccess> {
     return this.updateByEmail(email, { disabled });
+  }
+
+  /** Replaces the user's roles (none: an empty list). Resolves what the user has now. */
+  async setRoles(email: string, roles: readonly string[]): Promise<LocalUserAccess> {
+    return this.updateByEmail(email, { roles: checkRoles(roles) });
+  }
+
+  /** Replaces the user's tenants (none: an empty list). Resolves what the user has now. */
+  async setTenants(email: string, tenants: readonly LegacyTenant[]): Promise<LocalUserAccess> {
+    return this.updateByEmail(email, {
+      tenants: checkTenants(tenants) as unknown as Prisma.InputJsonValue,
+    });
   }
 
   private async updateByEmail(
     email: string,
-    data: { passwordHash?: string; disabled?: boolean },
-  ): Promise<{ id: string }> {
+    data: Prisma.LocalUserUpdateManyMutationInput,
+  ): Promise<LocalUserAccess> {
     const rows = await this.prisma.localUser.updateManyAndReturn({
       where: { email: normalizeEmail(email) },
       data,
-      select: { id: true },
+      select: { id: true, email: true, disabled: true, roles: true, tenants: true },
     });
     if (rows.length === 0)
       throw new NotFoundError(`There is no user with the email ${normalizeEmail(email)}.`);
-    return rows[0];
+    return toAccess(rows[0]);
   }
 
   findByEmail(email: string): Promise<LocalUser | null> {

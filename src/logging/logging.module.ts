@@ -108,18 +108,21 @@ export function startupLogger(config: AppConfig, stream?: DestinationStream): Lo
 let stdoutLogger: Logger | undefined;
 
 /**
- * Writes out what the service logger still holds. Pino writes to stdout asynchronously, so lines
- * logged just before a process ends by a signal would be lost (process.exit() flushes by itself).
+ * Resolves once the service logger has written out every line (at most `timeoutMs`). Pino writes
+ * to stdout asynchronously (sonic-boom), so lines logged just before a process ends by a signal
+ * would be lost; its flush() does not wait for a write in progress, its 'drain' event does.
  */
-export function flushLogs(): Promise<void> {
-  const logger = stdoutLogger;
+export function flushLogs(timeoutMs = 1000): Promise<void> {
+  const stream = (stdoutLogger as unknown as Record<symbol, unknown> | undefined)?.[pino.symbols.streamSym] as
+    | { _writing?: boolean; once?: (event: 'drain', listener: () => void) => void }
+    | undefined;
   return new Promise((resolve) => {
-    if (!logger) return resolve();
-    try {
-      logger.flush(() => resolve());
-    } catch {
+    if (!stream?._writing || typeof stream.once !== 'function') return resolve();
+    const timer = setTimeout(resolve, timeoutMs);
+    stream.once('drain', () => {
+      clearTimeout(timer);
       resolve();
-    }
+    });
   });
 }
 

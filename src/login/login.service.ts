@@ -26,6 +26,7 @@ import {
   type FailureActions,
 } from './login.pages';
 import { LoginTransactionService, transactionRef } from './login-transaction.service';
+import { consentOptionsFor, MAX_TENANT_CHOICES, TENANT_CLAIM } from './tenant-consent';
 
 /** A cookie to set (value) or clear (no value); the controller adds the common attributes. */
 export interface CookieOp {
@@ -76,6 +77,8 @@ const EXTERNAL_AUTH_ID = /^[A-Za-z0-9_-]{4,256}$/;
 @Injectable()
 export class LoginService {
   private readonly logger = new Logger('Login');
+  /** The operator's own `tenant` consent option was reported (once per process). */
+  private tenantOverrideWarned = false;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -306,14 +309,11 @@ export class LoginService {
     if (externalAuthId === null) return this.lostClaim(ctx, flow, user);
     if (!(await this.transactions.claim(tx.id, user.id, this.staleBefore())))
       return this.lostClaim(ctx, flow, user);
+    const userConsentOptions = this.consentOptions(user, txRef);
     let redirectUri: string;
     try {
       ({ redirectUri } = await this.metrics.timeCompletion(() =>
-        this.authkit.completeOAuth2({
-          externalAuthId,
-          user,
-          userConsentOptions: this.config.login.userConsentOptions,
-        }),
+        this.authkit.completeOAuth2({ externalAuthId, user, userConsentOptions }),
       ));
     } catch (err) {
       const failure = classifyCompletionError(err);
@@ -346,6 +346,28 @@ export class LoginService {
     await this.record(ctx, 'success', 'completed', tx, user);
     this.logger.log({ txRef, ext: externalAuthIdHint(externalAuthId) }, 'login completed');
     return this.redirect(ctx, redirectUri, [...flow.cookies, { name: txCookieName(tx.id) }]);
+  }
+
+  /**
+   * AUTHKIT_USER_CONSENT_OPTIONS, plus "Workspace" when the person belongs to more than one
+   * tenant: AuthKit's consent screen asks which one the AI application may act in.
+   */
+  private consentOptions(user: LegacyUser, txRef: string) {
+    const consent = consentOptionsFor(user.tenants, this.config.login.userConsentOptions);
+    if (consent.overridden && !this.tenantOverrideWarned) {
+      this.tenantOverrideWarned = true;
+      this.logger.warn(
+        `AUTHKIT_USER_CONSENT_OPTIONS configures its own "${TENANT_CLAIM}" option: it is sent as configured, ` +
+          "instead of the choice of the person's own tenants; tools see a tenant only when the value chosen " +
+          "is the id of one of the person's tenants (logged once)",
+      );
+    }
+    if (consent.leftOff > 0)
+      this.logger.warn(
+        { txRef, tenants: user.tenants?.length, leftOff: consent.leftOff },
+        `the person belongs to more tenants than a consent screen lists: only the first ${MAX_TENANT_CHOICES} are offered`,
+      );
+    return consent.options.length ? consent.options : undefined;
   }
 
   /** Someone else holds (or finished) the completion of this transaction. */

@@ -135,18 +135,38 @@ export class Browser {
   }
 }
 
-/** The hidden inputs of the form posting to `action` (first match). */
+/**
+ * What the form posting to `action` (first match) sends as it stands: its hidden inputs and its
+ * checked radio buttons and checkboxes (a browser's defaults, before anyone clicks).
+ */
 export function formFields(html: string, action: string): Record<string, string> {
   const forms = html.split('<form').slice(1);
   const form = forms.find((f) => f.includes(`action="${action}"`));
   if (!form) throw new Error(`no form posting to ${action} in:\n${html}`);
   const fields: Record<string, string> = {};
-  for (const m of form
-    .split('</form>')[0]
-    .matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) {
-    fields[decode(m[1])] = decode(m[2]);
+  for (const [tag] of form.split('</form>')[0].matchAll(/<input\b[^>]*>/g)) {
+    const attr = (name: string) => new RegExp(`\\s${name}="([^"]*)"`).exec(tag)?.[1];
+    const type = attr('type') ?? 'text';
+    const name = attr('name');
+    if (name === undefined) continue;
+    const checkable = type === 'radio' || type === 'checkbox';
+    if (type !== 'hidden' && !(checkable && /\schecked(?=[\s>])/.test(tag))) continue;
+    fields[decode(name)] = decode(attr('value') ?? 'on');
   }
   return fields;
+}
+
+/** The choices of the radio group `name` in `html`: value and label text, in order. */
+export function radioChoices(html: string, name: string): Array<{ value: string; label: string }> {
+  const choices: Array<{ value: string; label: string }> = [];
+  for (const [tag] of html.matchAll(/<input\b[^>]*type="radio"[^>]*>/g)) {
+    if (!tag.includes(` name="${name}"`)) continue;
+    const id = /\sid="([^"]*)"/.exec(tag)?.[1];
+    const value = decode(/\svalue="([^"]*)"/.exec(tag)?.[1] ?? 'on');
+    const label = id ? new RegExp(`<label for="${id}">([\\s\\S]*?)</label>`).exec(html)?.[1] : undefined;
+    choices.push({ value, label: label === undefined ? '' : pageText(label) });
+  }
+  return choices;
 }
 
 /** The text of a page without tags, whitespace collapsed (for assertions about wording). */

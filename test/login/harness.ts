@@ -88,6 +88,8 @@ export async function startHarness(
     db?: TestDatabase;
     /** More emulator options (token lifetimes, a CIMD fetch, …); its clients come after CLIENT_ID. */
     emulator?: Partial<EmulatorOptions>;
+    /** Also point LEGACY_USER_URL / LEGACY_USER_TOKEN at the fake legacy app's user URL. */
+    userUrl?: boolean;
   } = {},
 ): Promise<Harness> {
   const strategy = options.strategy ?? 'local';
@@ -116,6 +118,7 @@ export async function startHarness(
       LEGACY_JWT_SECRET: legacy.jwtSecret,
       LEGACY_JWT_ISSUER: 'legacy-app',
       LEGACY_JWT_AUDIENCE: 'connect-bridge',
+      ...(options.userUrl && { LEGACY_USER_URL: legacy.userUrl, LEGACY_USER_TOKEN: legacy.userToken }),
     }),
     ...(options.logs ? { LOG_LEVEL: 'info' } : {}),
     ...options.env,

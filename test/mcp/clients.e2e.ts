@@ -73,6 +73,8 @@ describe('official MCP SDK clients against /mcp', () => {
         email: 'ada@example.com',
         client_id: CLIENT.clientId,
         scopes: ['openid', 'profile', 'email'],
+        roles: [],
+        tenant: null,
       });
       const profile = await client.callTool({
         name: 'get_profile',

@@ -134,7 +134,11 @@ describe('tools/call answered from the registry', () => {
       },
     });
     // A batch goes through the SDK's HTTP handler: the same result for the same call.
-    const batch = await post([call({ name: 'admins_with_scope' }, 5)]);
+    const batch = await request(w.bridge.url)
+      .post('/mcp')
+      .set(MCP_HEADERS)
+      .set('Authorization', authorization)
+      .send([call({ name: 'admins_with_scope' }, 5)]);
     expect(batch.status).toBe(200);
     expect(batch.headers['www-authenticate']).toBeUndefined();
     const answers = batch.headers['content-type']?.startsWith('text/event-stream')

@@ -6,6 +6,7 @@ import { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as V1Transport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import request from 'supertest';
 import { startUpstreamMcp, type UpstreamMcp } from '../fixtures/upstream-mcp';
+import { PrismaService } from '../../src/database/prisma.service';
 import { createTestDatabase } from '../helpers/database';
 import { freePort, MCP_HEADERS, startBridge, startWorld, toolCall, type McpWorld } from './helpers';
 import { signIn } from './oauth';
@@ -103,6 +104,9 @@ describe('proxy mode (MCP_UPSTREAM_URL)', () => {
         email: 'linus@example.com',
         client_id: CLIENT.clientId,
         scope: 'openid profile email',
+        // Linus has no roles or tenants in the legacy app.
+        roles: [],
+        tenant: null,
       });
       expect(claims.exp - claims.iat).toBe(60);
     } finally {
@@ -122,6 +126,42 @@ describe('proxy mode (MCP_UPSTREAM_URL)', () => {
       const session = seen.headers['mcp-session-id'];
       if (session !== undefined) expect(session).toMatch(UPSTREAM_ID);
     }
+  });
+
+  it("carries the caller's roles and tenant in the identity token", async () => {
+    const sub = 'user_proxy_roles';
+    await w.bridge.app.get(PrismaService).userLink.upsert({
+      where: { legacyUserId: 'legacy-grace' },
+      create: {
+        legacyUserId: 'legacy-grace',
+        workosUserId: sub,
+        email: 'grace@example.com',
+        roles: ['admin', 'billing'],
+        tenants: [
+          { id: 't1', name: 'Acme' },
+          { id: 't2', name: 'Globex' },
+        ],
+      },
+      update: {},
+    });
+    // Two tenants: the token names the one chosen on AuthKit's consent screen.
+    const bearer = await w.emulator.mintAccessToken({ aud: w.bridge.mcpUrl, sub, tenant: 't2' });
+    const before = upstream.requests.length;
+    const res = await mcp('POST', bearer, {
+      body: toolCall('upstream_whoami', {}, 12),
+      headers: { Accept: 'application/json, text/event-stream' },
+    });
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    // The upstream's tool answers with the claims it verified (JSON text inside the SSE event).
+    expect(text).toContain('\\"roles\\":[\\"admin\\",\\"billing\\"]');
+    const seen = upstream.requests.slice(before).find((r) => r.identity?.sub === sub);
+    expect(seen?.identity).toMatchObject({
+      sub,
+      legacy_user_id: 'legacy-grace',
+      roles: ['admin', 'billing'],
+      tenant: { id: 't2', name: 'Globex' },
+    });
   });
 
   it('streams the upstream answer as it arrives (SSE passes through, not buffered)', async () => {
