@@ -23,11 +23,13 @@ import {
   machine,
   mcpHeaders,
   runs,
+  secret,
   settings,
   warmupSeconds,
 } from './lib/env';
 import { join } from 'node:path';
 import { startChild, type Child } from './lib/child';
+import { startLegacyUserUrl } from './lib/legacy-user-url';
 import { McpAuthService } from '../src/mcp/auth/mcp-auth.service';
 import { runHttpMatrix, type HttpTarget } from './scenarios/http';
 import {
@@ -139,6 +141,15 @@ async function main(): Promise<void> {
       log('\n/mcp tools/call whoami and baselines');
       const bridge = await startBridge('bridge', { skipVerification: { token, marker } });
       const infoLog = await startBridge('bridge, LOG_LEVEL=info', { env: { LOG_LEVEL: 'info' } });
+      // Rechecks on: the same bridge with LEGACY_USER_URL, the shortest interval (10 s).
+      const userUrl = await startLegacyUserUrl(secret());
+      const rechecking = await startBridge('bridge, rechecks on', {
+        env: {
+          LEGACY_USER_URL: userUrl.url,
+          LEGACY_USER_TOKEN: userUrl.token,
+          LEGACY_USER_RECHECK_SECONDS: '10',
+        },
+      });
       const bare = await startPeer('bare node:http + jose', 'bare');
       const sdk = await startPeer('v1 SDK peer', 'sdk');
       const candidate = settings.candidate
@@ -191,6 +202,7 @@ async function main(): Promise<void> {
         mcp('bare node:http + jose (floor)', bare),
         mcp('v1 SDK peer (requireBearerAuth)', sdk),
         mcp('bridge /mcp, LOG_LEVEL=info', infoLog, { connections: top }),
+        mcp('bridge /mcp, rechecks on (LEGACY_USER_URL, every 10 s)', rechecking, { connections: top }),
         mcp('bridge /mcp, every token new (cache miss)', bridge, {
           rotateAuthorization: rotation,
           connections: top,
@@ -204,7 +216,9 @@ async function main(): Promise<void> {
         warmupSeconds(),
         log,
       );
-      for (const c of [bridge, infoLog, bare, sdk, candidate]) await c?.stop();
+      for (const c of [bridge, infoLog, rechecking, bare, sdk, candidate]) await c?.stop();
+      log(`  the legacy user URL was asked ${userUrl.asked()} times during the run (rechecks on)`);
+      await userUrl.close();
     }
 
     if (runs('overhead')) {

@@ -1,4 +1,4 @@
-import { parseLegacyUser } from './legacy-user';
+import { lenientRoles, lenientTenants, parseLegacyUser } from './legacy-user';
 
 describe('parseLegacyUser', () => {
   it('maps the INTERFACE.md user JSON, trimming and dropping empty names', () => {
@@ -44,5 +44,71 @@ describe('parseLegacyUser', () => {
     const result = parseLegacyUser(body);
     expect(result.ok).toBe(false);
     if (!result.ok) expect(result.problems[0]).toMatch(field);
+  });
+});
+
+describe('roles and tenants in the user JSON (session-introspection: the protocol is strict)', () => {
+  it('keeps roles and tenants, trimmed and deduplicated, integer tenant ids as strings', () => {
+    expect(
+      parseLegacyUser({
+        id: 'u',
+        email: 'a@b.co',
+        roles: [' admin', 'reader', 'admin'],
+        tenants: [
+          { id: 't1', name: ' Acme ' },
+          { id: 2, name: '' },
+          { id: 't1', name: 'Acme again' },
+        ],
+      }),
+    ).toEqual({
+      ok: true,
+      user: {
+        id: 'u',
+        email: 'a@b.co',
+        roles: ['admin', 'reader'],
+        tenants: [
+          { id: 't1', name: 'Acme' },
+          { id: '2', name: '2' },
+        ],
+      },
+    });
+  });
+
+  it('leaves them out when the answer says nothing (null or absent), keeps empty lists', () => {
+    expect(parseLegacyUser({ id: 'u', email: 'a@b.co', roles: null, tenants: null })).toEqual({
+      ok: true,
+      user: { id: 'u', email: 'a@b.co' },
+    });
+    expect(parseLegacyUser({ id: 'u', email: 'a@b.co', roles: [], tenants: [] })).toEqual({
+      ok: true,
+      user: { id: 'u', email: 'a@b.co', roles: [], tenants: [] },
+    });
+  });
+
+  it.each([
+    [{ roles: 'admin' }, /^roles/],
+    [{ roles: ['two words'] }, /^roles/],
+    [{ roles: ['a,b'] }, /^roles/],
+    [{ roles: [7] }, /^roles/],
+    [{ roles: Array.from({ length: 101 }, (_, i) => `r${i}`) }, /^roles/],
+    [{ tenants: { id: 't', name: 'T' } }, /^tenants/],
+    [{ tenants: [{ id: '', name: 'T' }] }, /^tenants/],
+    [{ tenants: [{ id: 't' }] }, /^tenants/],
+    [{ tenants: ['t'] }, /^tenants/],
+  ])('refuses the malformed %p (legacy_invalid_user names the field)', (extra, field) => {
+    const result = parseLegacyUser({ id: 'u', email: 'a@b.co', ...extra });
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.problems[0]).toMatch(field);
+  });
+});
+
+describe('lenientRoles / lenientTenants (claims not written for the bridge)', () => {
+  it('drop bad entries one by one and say nothing for a non-array', () => {
+    expect(lenientRoles(['admin', 'x y', 3, 'admin', ' reader '])).toEqual(['admin', 'reader']);
+    expect(lenientRoles('admin')).toBeUndefined();
+    expect(lenientTenants([{ id: 't', name: 'T' }, { id: 't', name: 'Again' }, 'x', { id: '' }])).toEqual([
+      { id: 't', name: 'T' },
+    ]);
+    expect(lenientTenants({ id: 't', name: 'T' })).toBeUndefined();
   });
 });

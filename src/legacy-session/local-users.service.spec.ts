@@ -1,6 +1,6 @@
 import type { LocalUser, PrismaClient } from '../generated/prisma/client';
 import { DomainError } from '../common/errors';
-import { LocalUsersService } from './local-users.service';
+import { checkRoles, checkTenants, LocalUsersService } from './local-users.service';
 import { PasswordHasher } from './password-hasher';
 
 function user(over: Partial<LocalUser> = {}): LocalUser {
@@ -44,8 +44,21 @@ describe('LocalUsersService.verifyPassword', () => {
     const { service } = setup([user()]);
     await expect(service.verifyPassword(' A@B.CO ', 'right')).resolves.toEqual({
       ok: true,
-      user: { id: 'usr_1', email: 'a@b.co', firstName: 'Ann' },
+      user: { id: 'usr_1', email: 'a@b.co', firstName: 'Ann', roles: [], tenants: [] },
     });
+  });
+
+  it('hands over the roles and tenants of the user table', async () => {
+    const tenants = [
+      { id: 'acme', name: 'Acme' },
+      { id: 'globex', name: 'Globex' },
+    ];
+    const { service } = setup([user({ roles: ['admin'], tenants })]);
+    await expect(service.verifyPassword('a@b.co', 'right')).resolves.toMatchObject({
+      ok: true,
+      user: { roles: ['admin'], tenants },
+    });
+    await expect(service.findActive('usr_1')).resolves.toMatchObject({ roles: ['admin'], tenants });
   });
 
   it('does the same hashing work for an unknown email as for a wrong password', async () => {
@@ -108,5 +121,34 @@ describe('PasswordHasher', () => {
     await expect(hasher.verify(h, 'correct horse')).resolves.toBe(true);
     await expect(hasher.verify(h, 'wrong')).resolves.toBe(false);
     await expect(hasher.verify('not a hash', 'x')).resolves.toBe(false);
+  });
+});
+
+describe('checkRoles / checkTenants (what users:add and the demo may set)', () => {
+  it('accepts role names and tenants, trimmed, duplicates of roles dropped', () => {
+    expect(checkRoles([' admin', 'reader', 'admin'])).toEqual(['admin', 'reader']);
+    expect(checkRoles([])).toEqual([]);
+    expect(checkTenants([{ id: ' acme ', name: ' Acme Inc. ' }])).toEqual([{ id: 'acme', name: 'Acme Inc.' }]);
+  });
+
+  it.each([[''], ['two words'], ['a,b'], ['x'.repeat(101)], ['tab\there']])('refuses the role %p', (role) => {
+    expect(() => checkRoles([role])).toThrow(DomainError);
+    expect(() => checkRoles([role])).toThrow(/is not a role name/);
+  });
+
+  it.each([
+    [[{ id: '', name: 'X' }], /is not a tenant/],
+    [[{ id: 'x', name: ' ' }], /is not a tenant/],
+    [[{ id: 'a\nb', name: 'X' }], /is not a tenant/],
+    [[{ id: 'x'.repeat(256), name: 'X' }], /is not a tenant/],
+    [
+      [
+        { id: 'a', name: 'A' },
+        { id: 'a', name: 'B' },
+      ],
+      /appears twice/,
+    ],
+  ])('refuses the tenants %p', (tenants, message) => {
+    expect(() => checkTenants(tenants)).toThrow(message);
   });
 });

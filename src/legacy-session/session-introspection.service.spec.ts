@@ -32,6 +32,22 @@ describe('SessionIntrospectionService', () => {
     });
   });
 
+  it('hands over the roles and tenants of the answer; malformed ones make the user invalid', async () => {
+    const tenants = [
+      { id: 't1', name: 'Acme' },
+      { id: 't2', name: 'Globex' },
+    ];
+    const f = fakeFetch(() => json(200, { id: 'u1', email: 'a@b.co', roles: ['admin'], tenants }));
+    await expect(service(f.fn).introspect('sid=1')).resolves.toEqual({
+      id: 'u1',
+      email: 'a@b.co',
+      roles: ['admin'],
+      tenants,
+    });
+    const bad = fakeFetch(() => json(200, { id: 'u1', email: 'a@b.co', roles: 'admin' }));
+    await expect(service(bad.fn).introspect('sid=1')).rejects.toBeInstanceOf(LegacyInvalidUserError);
+  });
+
   it('sends the cookies (not the bridge own), asks for JSON and refuses to follow redirects', async () => {
     const f = fakeFetch(() => json(401, {}));
     await service(f.fn).introspect('sid=1; cbridge_session=s%3Ax; other=2');

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import { decodeJwt, type JWTPayload } from 'jose';
 import { startEmulator, type EmulatorOptions, type RunningEmulator } from '../../emulator';
 import { createApp } from '../../src/bootstrap';
 import type { AppConfig } from '../../src/config/app-config';
@@ -10,6 +11,7 @@ import { emulatorEnv, testConfig } from '../helpers/config';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
 import { freePort } from '../helpers/ports';
 import { pkce } from '../mcp/oauth';
+import { radioChoices, type Browser, type Page } from './browser';
 
 export const CLIENT_ID = 'client_test_mcp';
 export const CLIENT_REDIRECT = 'http://127.0.0.1:9/callback';
@@ -192,3 +194,46 @@ export const isClientRedirect = (url: string): boolean => url.startsWith(CLIENT_
 /** The external_auth_id in a Login URI. */
 export const externalAuthIdOf = (loginUrl: string): string =>
   new URL(loginUrl).searchParams.get('external_auth_id') ?? '';
+
+/** Whether a page is the emulator's consent page (AuthKit asking, e.g., which workspace). */
+export const isConsentPage = (page: Page): boolean => page.html.includes('action="/oauth2/consent"');
+
+/**
+ * On the emulator's consent page: picks the choice labelled `label` in the fieldset whose legend is
+ * `legend` (as a person clicks it), then Allow; follows on until `stop`.
+ */
+export function chooseOnConsent(
+  b: Browser,
+  page: Page,
+  legend: string,
+  label: string,
+  stop?: (url: string) => boolean,
+): Promise<Page> {
+  const fieldsets = page.html.split('<fieldset>').slice(1);
+  const index = fieldsets.findIndex((f) => f.includes(`<legend>${legend}</legend>`));
+  if (index < 0) throw new Error(`no "${legend}" on the consent page:\n${page.html}`);
+  const name = `choice_${index}`;
+  const choice = radioChoices(page.html, name).find((c) => c.label === label);
+  if (!choice) throw new Error(`no choice "${label}" under "${legend}"`);
+  return b.submit(page, '/oauth2/consent', { [name]: choice.value, decision: 'allow' }, stop);
+}
+
+/** Redeems the code in the client redirect URL `end` (PKCE `verifier`): the access token's claims. */
+export async function redeemCode(emulatorUrl: string, end: string, verifier: string): Promise<JWTPayload> {
+  const code = new URL(end).searchParams.get('code');
+  if (!code) throw new Error(`no code in ${end}`);
+  const res = await fetch(`${emulatorUrl}/oauth2/token`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: CLIENT_REDIRECT,
+      client_id: CLIENT_ID,
+      code_verifier: verifier,
+    }),
+  });
+  const body = (await res.json()) as { access_token?: string };
+  if (!res.ok || !body.access_token) throw new Error(`token request answered ${res.status}`);
+  return decodeJwt(body.access_token);
+}

@@ -1,9 +1,18 @@
 import { SignJWT } from 'jose';
-import { LEGACY_USERS } from '../fixtures/legacy-app';
-import { Browser, pageText } from './browser';
-import { externalAuthIdOf, grown, startHarness, type Harness } from './harness';
+import { ACME, GLOBEX, LEGACY_USERS } from '../fixtures/legacy-app';
+import { Browser, pageText, radioChoices } from './browser';
+import {
+  chooseOnConsent,
+  clientAuthorize,
+  externalAuthIdOf,
+  grown,
+  isConsentPage,
+  redeemCode,
+  startHarness,
+  type Harness,
+} from './harness';
 
-const [alice, bob] = LEGACY_USERS;
+const [alice, bob, carol] = LEGACY_USERS;
 
 describe('login bridge, jwt-cookie strategy (fake legacy app + AuthKit emulator)', () => {
   let h: Harness;
@@ -90,6 +99,63 @@ describe('login bridge, jwt-cookie strategy (fake legacy app + AuthKit emulator)
     expect(page.url.startsWith(`${h.legacy!.loginUrl}?return_to=`)).toBe(true);
     expect(callsFor(b)).toEqual([]);
     expect(grown(before, await h.loginOutcomes())).toEqual({}); // not an ending: on to the legacy login
+  });
+
+  describe('roles and tenants from the JWT claims', () => {
+    const linkOf = (legacyUserId: string) =>
+      h.prisma.userLink.findUniqueOrThrow({
+        where: { legacyUserId },
+        select: { roles: true, tenants: true },
+      });
+    /** Through the connect page and the legacy login as `who`, from a fresh browser. */
+    const signIn = async (who: { email: string; password: string }, url = h.authorizeUrl()) => {
+      const b = new Browser();
+      const ask = await b.go(url);
+      const loginPage = await b.submit(ask, '/auth/login/connect', { action: 'continue' });
+      const end = await b.submit(loginPage, '/login', { email: who.email, password: who.password }, h.isClientRedirect);
+      return { b, end };
+    };
+
+    it('records the roles of the cookie (no tenants claim: none) and asks nothing at consent', async () => {
+      const { b, end } = await signIn(bob);
+      expect(h.isClientRedirect(end.url)).toBe(true);
+      expect(callsFor(b)[0].consentOptions).toBeUndefined();
+      await expect(linkOf('4242')).resolves.toEqual({ roles: ['reader'], tenants: [] });
+    });
+
+    it('two tenants in the cookie: AuthKit asks which workspace; the choice is the token claim tenant', async () => {
+      const { url, verifier } = clientAuthorize(h.emulator.url);
+      const { b, end: consent } = await signIn(carol, url);
+      expect(isConsentPage(consent)).toBe(true);
+      expect(radioChoices(consent.html, 'choice_0').map((c) => c.label)).toEqual(['Acme', 'Globex']);
+      expect(callsFor(b)[0].consentOptions).toEqual([
+        expect.objectContaining({ claim: 'tenant', label: 'Workspace' }),
+      ]);
+      await expect(linkOf('u-carol')).resolves.toEqual({
+        roles: ['admin', 'reader'],
+        tenants: [ACME, GLOBEX],
+      });
+      const end = await chooseOnConsent(b, consent, 'Workspace', 'Acme', h.isClientRedirect);
+      expect(await redeemCode(h.emulator.url, end.url, verifier)).toMatchObject({ tenant: ACME.id });
+    });
+
+    it('ignores malformed role and tenant claims: the sign-in completes with what is usable', async () => {
+      const b = new Browser();
+      b.setCookie(
+        h.url,
+        'legacy_jwt',
+        await signJwt({
+          sub: 'u-alice',
+          email: alice.email,
+          roles: 'admin',
+          tenants: [{ id: ACME.id, name: 'Acme' }, 'globex', { name: 'no id' }],
+        }),
+      );
+      const confirm = await b.go(h.authorizeUrl());
+      const end = await b.submit(confirm, '/auth/login/confirm', { action: 'continue' }, h.isClientRedirect);
+      expect(h.isClientRedirect(end.url)).toBe(true);
+      await expect(linkOf('u-alice')).resolves.toEqual({ roles: [], tenants: [ACME] });
+    });
   });
 });
 

@@ -1,8 +1,17 @@
-import { LEGACY_USERS } from '../fixtures/legacy-app';
-import { Browser, formFields, pageText, type Page } from './browser';
-import { externalAuthIdOf, grown, startHarness, type Harness } from './harness';
+import { ACME, GLOBEX, LEGACY_USERS } from '../fixtures/legacy-app';
+import { Browser, formFields, pageText, radioChoices, type Page } from './browser';
+import {
+  chooseOnConsent,
+  clientAuthorize,
+  externalAuthIdOf,
+  grown,
+  isConsentPage,
+  redeemCode,
+  startHarness,
+  type Harness,
+} from './harness';
 
-const [alice, bob] = LEGACY_USERS;
+const [alice, bob, carol] = LEGACY_USERS;
 const CONNECT = '/auth/login/connect';
 
 describe('login bridge, session-introspection strategy (fake legacy app + AuthKit emulator)', () => {
@@ -255,6 +264,94 @@ describe('login bridge, session-introspection strategy (fake legacy app + AuthKi
     const stolen = await b.go(returnTo);
     expect(stolen.status).toBe(403);
     expect(callsFor(a)).toEqual([]);
+  });
+
+  describe('roles and tenants from the introspection answer', () => {
+    const linkOf = (legacyUserId: string) =>
+      h.prisma.userLink.findUniqueOrThrow({
+        where: { legacyUserId },
+        select: { roles: true, tenants: true, active: true },
+      });
+
+    it('one tenant: no question at consent; the roles and the tenant are kept on the user link', async () => {
+      const b = new Browser();
+      const { url, verifier } = clientAuthorize(h.emulator.url);
+      const end = await legacyLogin(b, await throughConnect(b, url), alice);
+      expect(h.isClientRedirect(end.url)).toBe(true);
+      const [call] = callsFor(b);
+      expect(call).toMatchObject({ userId: 'u-alice', status: 200 });
+      expect(call.consentOptions).toBeUndefined();
+      await expect(linkOf('u-alice')).resolves.toEqual({ roles: ['admin'], tenants: [ACME], active: true });
+      expect(await redeemCode(h.emulator.url, end.url, verifier)).not.toHaveProperty('tenant');
+    });
+
+    it('two tenants: AuthKit asks which workspace, and the choice comes back as the token claim tenant', async () => {
+      const b = new Browser();
+      const { url, verifier } = clientAuthorize(h.emulator.url, { state: 's-t' });
+      const consent = await legacyLogin(b, await throughConnect(b, url), carol);
+      expect(isConsentPage(consent)).toBe(true);
+      expect(consent.url.startsWith(`${h.emulator.issuer}/oauth2/consent?`)).toBe(true);
+      expect(consent.html).toContain('<legend>Workspace</legend>');
+      expect(radioChoices(consent.html, 'choice_0')).toEqual([
+        { value: ACME.id, label: 'Acme' },
+        { value: GLOBEX.id, label: 'Globex' },
+      ]);
+      expect(callsFor(b)).toEqual([
+        expect.objectContaining({
+          userId: 'u-carol',
+          status: 200,
+          consentOptions: [
+            {
+              claim: 'tenant',
+              type: 'enum',
+              label: 'Workspace',
+              choices: [
+                { value: ACME.id, label: 'Acme' },
+                { value: GLOBEX.id, label: 'Globex' },
+              ],
+            },
+          ],
+        }),
+      ]);
+      await expect(linkOf('u-carol')).resolves.toEqual({
+        roles: ['admin', 'reader'],
+        tenants: [ACME, GLOBEX],
+        active: true,
+      });
+
+      const end = await chooseOnConsent(b, consent, 'Workspace', 'Globex', h.isClientRedirect);
+      expect(new URL(end.url).searchParams.get('state')).toBe('s-t');
+      expect(await redeemCode(h.emulator.url, end.url, verifier)).toMatchObject({ tenant: GLOBEX.id });
+    });
+
+    it('the newest sign-in wins: roles and tenants changed in the legacy app since are recorded', async () => {
+      legacy().setRoles('u-alice', ['auditor']);
+      legacy().setTenants('u-alice', [GLOBEX]);
+      try {
+        const b = new Browser();
+        await legacyLogin(b, await throughConnect(b), alice);
+        await expect(linkOf('u-alice')).resolves.toEqual({ roles: ['auditor'], tenants: [GLOBEX], active: true });
+        // No roles or tenants in the answer at all: none recorded.
+        legacy().setRoles('u-alice', undefined);
+        legacy().setTenants('u-alice', undefined);
+        const c = new Browser();
+        await legacyLogin(c, await throughConnect(c), alice);
+        await expect(linkOf('u-alice')).resolves.toEqual({ roles: [], tenants: [], active: true });
+      } finally {
+        legacy().setRoles('u-alice', ['admin']);
+        legacy().setTenants('u-alice', [ACME]);
+      }
+    });
+
+    it('refuses malformed roles in the answer as an unusable user (the protocol is the bridge own)', async () => {
+      const b = new Browser();
+      await legacyLogin(b, await throughConnect(b), alice);
+      legacy().mode = 'fixed';
+      legacy().fixedBody = { id: 'u-alice', email: alice.email, roles: 'admin' };
+      const page = await b.go(h.authorizeUrl());
+      expect(page.status).toBe(502);
+      expect(await lastAudit()).toMatchObject({ errorCode: 'legacy_invalid_user' });
+    });
   });
 });
 

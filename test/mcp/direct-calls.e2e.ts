@@ -45,7 +45,10 @@ describe('tools/call answered from the registry', () => {
     tools.register({ name: 'context', description: 'Returns its request id.' }, (_input, caller, ctx) =>
       JSON.stringify({ requestId: ctx.requestId, aborted: ctx.signal.aborted, sub: caller.sub }),
     );
-    tools.register({ name: 'admins_only', description: 'Needs the admin role.', roles: ['admin'] }, () => 'ok');
+    tools.register(
+      { name: 'admins_only', description: 'Needs the admin role.', roles: ['admin'] },
+      () => 'ok',
+    );
     tools.register(
       {
         name: 'admins_with_scope',
@@ -150,7 +153,9 @@ describe('tools/call answered from the registry', () => {
     expect(answers).toEqual([res.body]);
     // Nor does tools/list show either tool to this caller.
     const list = await post({ jsonrpc: '2.0', id: 6, method: 'tools/list' });
-    const names = (list.body as { result: { tools: Array<{ name: string }> } }).result.tools.map((t) => t.name);
+    const names = (list.body as { result: { tools: Array<{ name: string }> } }).result.tools.map(
+      (t) => t.name,
+    );
     expect(names).toContain('echo');
     expect(names).not.toContain('admins_only');
     expect(names).not.toContain('admins_with_scope');

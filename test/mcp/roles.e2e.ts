@@ -62,7 +62,10 @@ describe('roles and tenant of the caller', () => {
       .send(body as object);
 
   it('an admin (v2 client): whoami shows roles and tenant, admin_overview is listed and answers', async () => {
-    const { sub, token } = await userWith({ roles: ['admin', 'reader'], tenants: [{ id: 't1', name: 'Acme' }] });
+    const { sub, token } = await userWith({
+      roles: ['admin', 'reader'],
+      tenants: [{ id: 't1', name: 'Acme' }],
+    });
     const client = new V2Client({ name: 'v2-roles', version: '1.0.0' });
     await client.connect(
       new V2Transport(new URL(w.bridge.mcpUrl), { authProvider: { token: async () => token } }),
@@ -138,7 +141,10 @@ describe('roles and tenant of the caller', () => {
 
   it('roles are empty and the tenant null for a user with none, or a tenant claim that is not theirs', async () => {
     const unlinked = await w.emulator.mintAccessToken({ aud: w.bridge.mcpUrl, sub: 'user_roles_unlinked' });
-    const stranger = await userWith({ roles: ['admin'], tenants: [{ id: 't1', name: 'Acme' }] }, { tenant: 't9' });
+    const stranger = await userWith(
+      { roles: ['admin'], tenants: [{ id: 't1', name: 'Acme' }] },
+      { tenant: 't9' },
+    );
     for (const token of [unlinked, stranger.token]) {
       const res = await post(token, toolCall('whoami'));
       expect(res.status).toBe(200);

@@ -149,11 +149,15 @@ describe('McpToolRegistry', () => {
 
   it('refuses a caller without one of the roles with an error result naming them, without running the tool', async () => {
     expect(await registry.call('audit', {}, caller(['audit:read'], ['reader']), ctx)).toEqual({
-      content: [{ type: 'text', text: 'This tool needs one of the roles: admin, auditor. You have: reader.' }],
+      content: [
+        { type: 'text', text: 'This tool needs one of the roles: admin, auditor. You have: reader.' },
+      ],
       isError: true,
     });
     expect(await registry.call('admin_overview', {}, caller([], ['reader', 'billing']), ctx)).toEqual({
-      content: [{ type: 'text', text: 'This tool needs one of the roles: admin. You have: reader, billing.' }],
+      content: [
+        { type: 'text', text: 'This tool needs one of the roles: admin. You have: reader, billing.' },
+      ],
       isError: true,
     });
     expect(await registry.call('admin_overview', {}, caller(), ctx)).toEqual({
@@ -291,7 +295,10 @@ describe('McpToolRegistry', () => {
       scopes: ['openid'],
       access_expires_at: '2027-01-15T08:00:00.000Z',
     };
-    expect(result).toEqual({ content: [{ type: 'text', text: JSON.stringify(expected) }], structuredContent: expected });
+    expect(result).toEqual({
+      content: [{ type: 'text', text: JSON.stringify(expected) }],
+      structuredContent: expected,
+    });
   });
 
   it.each([
