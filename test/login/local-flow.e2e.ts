@@ -1,10 +1,22 @@
 import { createHash } from 'node:crypto';
+import { Logger } from '@nestjs/common';
 import { LocalUsersService } from '../../src/legacy-session/local-users.service';
 import { LoginMaintenanceService } from '../../src/login/login-maintenance.service';
 import { RateLimiterService } from '../../src/legacy-session/rate-limiter.service';
 import { LogCapture } from '../helpers/app';
-import { Browser, formFields, pageText, type Page } from './browser';
-import { CLIENT_REDIRECT, externalAuthIdOf, grown, scrape, startHarness, type Harness } from './harness';
+import { Browser, formFields, pageText, radioChoices, type Page } from './browser';
+import {
+  CLIENT_REDIRECT,
+  chooseOnConsent,
+  clientAuthorize,
+  externalAuthIdOf,
+  grown,
+  isConsentPage,
+  redeemCode,
+  scrape,
+  startHarness,
+  type Harness,
+} from './harness';
 
 const LOCAL_FORM = '/auth/login/local';
 const CONFIRM = '/auth/login/confirm';
@@ -292,6 +304,72 @@ describe('login bridge, local strategy (through the AuthKit emulator)', () => {
     });
     expect(b.cookieNames()).not.toContain('cbridge_session');
     expect(callsFor(b)).toEqual([]);
+  });
+
+  describe('roles and tenants of the user table', () => {
+    const acme = { id: 'acme', name: 'Acme' };
+    const globex = { id: 'globex', name: 'Globex' };
+    let fay: { id: string; email: string; password: string };
+    let gus: { id: string; email: string; password: string };
+
+    beforeAll(async () => {
+      const local = h.app.get(LocalUsersService);
+      const make = async (name: string, roles: string[], tenants: Array<{ id: string; name: string }>) => {
+        const email = `${name}@example.com`;
+        const password = `${name}-password-1`;
+        const u = await local.create({ email, password, roles, tenants });
+        return { id: u.id, email, password };
+      };
+      fay = await make('fay', ['admin', 'billing'], [acme, globex]);
+      gus = await make('gus', ['reader'], [acme]);
+    });
+
+    const linkOf = (legacyUserId: string) =>
+      h.prisma.userLink.findUniqueOrThrow({ where: { legacyUserId }, select: { roles: true, tenants: true } });
+
+    it('one tenant: records roles and tenant, sends no consent option, the token has no tenant claim', async () => {
+      const b = new Browser();
+      const { url, verifier } = clientAuthorize(h.emulator.url);
+      const end = await signIn(b, await b.go(url), gus);
+      expect(h.isClientRedirect(end.url)).toBe(true);
+      expect(callsFor(b)).toEqual([expect.objectContaining({ userId: gus.id, status: 200 })]);
+      expect(callsFor(b)[0].consentOptions).toBeUndefined();
+      await expect(linkOf(gus.id)).resolves.toEqual({ roles: ['reader'], tenants: [acme] });
+      expect(await redeemCode(h.emulator.url, end.url, verifier)).not.toHaveProperty('tenant');
+    });
+
+    it('two tenants: the consent page asks for the workspace; the choice is the token claim tenant', async () => {
+      const b = new Browser();
+      const { url, verifier } = clientAuthorize(h.emulator.url);
+      const consent = await signIn(b, await b.go(url), fay);
+      expect(isConsentPage(consent)).toBe(true);
+      expect(radioChoices(consent.html, 'choice_0')).toEqual([
+        { value: 'acme', label: 'Acme' },
+        { value: 'globex', label: 'Globex' },
+      ]);
+      expect(callsFor(b)[0].consentOptions).toEqual([
+        {
+          claim: 'tenant',
+          type: 'enum',
+          label: 'Workspace',
+          choices: [
+            { value: 'acme', label: 'Acme' },
+            { value: 'globex', label: 'Globex' },
+          ],
+        },
+      ]);
+      await expect(linkOf(fay.id)).resolves.toEqual({ roles: ['admin', 'billing'], tenants: [acme, globex] });
+      const end = await chooseOnConsent(b, consent, 'Workspace', 'Globex', h.isClientRedirect);
+      expect(await redeemCode(h.emulator.url, end.url, verifier)).toMatchObject({ tenant: 'globex' });
+
+      // "Continue as" later: asked again (each authorization chooses its own workspace).
+      const again = clientAuthorize(h.emulator.url);
+      const confirm = await b.go(again.url);
+      const consent2 = await b.submit(confirm, CONFIRM, { action: 'continue' }, h.isClientRedirect);
+      expect(isConsentPage(consent2)).toBe(true);
+      const end2 = await chooseOnConsent(b, consent2, 'Workspace', 'Acme', h.isClientRedirect);
+      expect(await redeemCode(h.emulator.url, end2.url, again.verifier)).toMatchObject({ tenant: 'acme' });
+    });
   });
 
   it('rate-limits sign-ins per account and per IP as configured (LOGIN_RATE_LIMIT_*)', async () => {
@@ -667,5 +745,52 @@ describe('login bridge, local strategy (through the AuthKit emulator)', () => {
       expect(pageText(loser.html)).toMatch(/being finished|already complete/);
       expect(callsFor(b)).toHaveLength(1);
     });
+  });
+});
+
+describe('login bridge, an operator-configured tenant consent option (AUTHKIT_USER_CONSENT_OPTIONS)', () => {
+  it("sends the operator's tenant option instead of the person's tenants, and warns once", async () => {
+    const own = {
+      claim: 'tenant',
+      type: 'enum',
+      label: 'Region',
+      choices: [
+        { value: 'eu', label: 'Europe' },
+        { value: 'us', label: 'United States' },
+      ],
+    };
+    // Nest's Logger, whichever application's log it ends in (this file runs two bridges).
+    const warn = jest.spyOn(Logger.prototype, 'warn');
+    const h = await startHarness({
+      strategy: 'local',
+      env: { AUTHKIT_USER_CONSENT_OPTIONS: JSON.stringify([own]) },
+    });
+    try {
+      const email = 'hal@example.com';
+      const password = 'hal-password-1';
+      await h.app.get(LocalUsersService).create({
+        email,
+        password,
+        tenants: [
+          { id: 'acme', name: 'Acme' },
+          { id: 'globex', name: 'Globex' },
+        ],
+      });
+      for (let i = 0; i < 2; i++) {
+        const b = new Browser();
+        const consent = await b.submit(await b.go(h.authorizeUrl()), LOCAL_FORM, { email, password });
+        expect(isConsentPage(consent)).toBe(true);
+        const ext = externalAuthIdOf(b.history.findLast((u) => u.includes('external_auth_id='))!);
+        const [call] = h.emulator.completionCalls().filter((c) => c.externalAuthId === ext);
+        expect(call.consentOptions).toEqual([own]);
+      }
+      const warnings = warn.mock.calls.filter(([message]) =>
+        String(message).includes('configures its own "tenant" option'),
+      );
+      expect(warnings).toHaveLength(1);
+    } finally {
+      warn.mockRestore();
+      await h.close();
+    }
   });
 });
