@@ -1,3 +1,4 @@
+import { DEMO_READER } from '../legacy-session/demo-user.seeder';
 import { demoAuthKitLines, type DemoAuthKit } from './demo-authkit';
 import { demoClientCommand } from './demo.pages';
 
@@ -21,6 +22,7 @@ export function demoBanner(
     ...(options.demoUser
       ? [
           `  Sign in as   ${options.demoUser.email} / ${options.demoUser.password}   (a new password at every start)`,
+          `  or as        ${DEMO_READER.email}, same password   (a reader in one workspace; see the home page)`,
         ]
       : []),
     ...demoAuthKitLines(demo),

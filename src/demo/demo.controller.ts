@@ -1,5 +1,9 @@
-import { Controller, Get, Header, Inject, Query, Req, Res } from '@nestjs/common';
+import { Body, Controller, Get, Inject, Post, Query, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
+import { sendPage } from '../common/page-response';
+import type { AppConfig } from '../config/app-config';
+import { APP_CONFIG } from '../config/config.module';
+import { DEMO_USER_ACTIONS, DemoUserControls } from './demo-user-controls.service';
 import { DemoWalkthroughError, DemoWalkthroughService } from './demo-walkthrough.service';
 import { demoHomePage, demoProblemPage, demoResultPage, type DemoInfo } from './demo.pages';
 import { DEMO_INFO } from './demo.tokens';
@@ -9,14 +13,26 @@ import { DEMO_INFO } from './demo.tokens';
 export class DemoController {
   constructor(
     @Inject(DEMO_INFO) private readonly info: DemoInfo,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly walkthrough: DemoWalkthroughService,
+    private readonly demoUser: DemoUserControls,
   ) {}
 
   @Get()
-  @Header('Content-Type', 'text/html; charset=utf-8')
-  @Header('Cache-Control', 'no-store')
-  home(): string {
-    return demoHomePage(this.info);
+  async home(@Req() req: Request, @Res() res: Response, @Query('demo-user') done: unknown): Promise<void> {
+    const { user, cookies } = await this.demoUser.view(req);
+    const html = demoHomePage(this.info, {
+      demoUser: user,
+      done: DEMO_USER_ACTIONS.find((a) => a === done),
+    });
+    sendPage(res, { status: 200, html, cookies }, { secure: this.config.secureCookies, defaultPath: '/' });
+  }
+
+  /** The home page's demo-user buttons (roles, disable/enable). */
+  @Post('demo/user')
+  async changeDemoUser(@Req() req: Request, @Res() res: Response, @Body() form: Record<string, unknown>) {
+    const out = await this.demoUser.apply(req, form ?? {});
+    sendPage(res, out, { secure: this.config.secureCookies, defaultPath: '/' });
   }
 
   @Get('demo/start')

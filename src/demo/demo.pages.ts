@@ -1,4 +1,5 @@
 import { escapeHtml, renderPage } from '../common/html';
+import type { DemoUserAction, DemoUserView } from './demo-user-controls.service';
 
 /** What the demo's pages show about this running demo. */
 export interface DemoInfo {
@@ -74,8 +75,55 @@ function flowDiagram(): string {
   );
 }
 
+/** What the home page says after one of the demo-user buttons did its change. */
+const DONE: Record<DemoUserAction, (email: string) => string> = {
+  'make-reader': (e) =>
+    `${e} is now a reader. AI applications connected to it see the change at their next call.`,
+  'make-admin': (e) =>
+    `${e} is now an admin. AI applications connected to it see the change at their next call.`,
+  disable: (e) =>
+    `${e} is disabled: it cannot sign in, and every AI application connected to it lost its access.`,
+  enable: (e) => `${e} is enabled again: it can sign in and connect AI applications.`,
+};
+
+/**
+ * The home page's "Roles and workspaces": what the legacy app says besides who someone is, and
+ * (with the built-in sign-in) buttons that change the demo user as the legacy app would.
+ */
+function rolesSection(user: DemoUserView | undefined, done: DemoUserAction | undefined): string {
+  const intro = `<h2 id="roles">Roles and workspaces</h2>
+<p>Your app also says what a person may do: their <strong>roles</strong> (a tool can require one) and the
+<strong>tenants</strong> (workspaces) they belong to. The bridge takes both from your app at every sign-in and
+keeps them current, and <code>whoami</code> shows them. Someone in more than one workspace picks one on AuthKit's
+consent page: the AI application acts in that workspace only (the token's <code>tenant</code> claim).</p>`;
+  if (!user) return intro;
+  const email = escapeHtml(user.email);
+  const names = (list: string[]) => (list.length ? list.map((r) => escapeHtml(r)).join(', ') : 'none');
+  const button = (action: DemoUserAction, label: string, secondary = false) =>
+    `<form method="post" action="/demo/user" style="display:inline-block;margin-right:.5rem">` +
+    `<input type="hidden" name="csrf" value="${escapeHtml(user.csrf)}">` +
+    `<button type="submit" name="action" value="${action}"${secondary ? ' class="secondary"' : ''}>${escapeHtml(label)}</button></form>`;
+  const isAdmin = user.roles.includes('admin');
+  return `${intro}
+<p>Here <code>${email}</code> is in ${user.tenants.length === 1 ? 'one workspace' : `${user.tenants.length} workspaces`}
+(${names(user.tenants.map((t) => t.name))}), so the consent page ${user.tenants.length > 1 ? 'asks which one' : 'asks nothing'};
+<code>reader@example.com</code> (same password) is a reader in Acme alone, so it is not asked.
+Change the demo user as your app would, then sign in again or call <code>whoami</code> from a connected client:</p>
+${done ? `<p role="status"><strong>Done:</strong> ${escapeHtml(DONE[done](user.email))}</p>` : ''}
+<p>Now: roles <strong>${names(user.roles)}</strong>, ${user.disabled ? '<strong>disabled</strong>' : 'active'}.</p>
+<div>
+${button(isAdmin ? 'make-reader' : 'make-admin', isAdmin ? `Make ${user.email} a reader` : `Make ${user.email} an admin`)}
+${button(user.disabled ? 'enable' : 'disable', user.disabled ? `Enable ${user.email}` : `Disable ${user.email}`, true)}
+</div>
+<p><small>Demo only. For real, your app answers (LEGACY_USER_URL), or for built-in accounts
+<code>npm run users:add -- --email … --set-roles --role …</code>.</small></p>`;
+}
+
 /** GET / in demo mode: what this is, how to try it, how to connect a client, the flow. */
-export function demoHomePage(info: DemoInfo): string {
+export function demoHomePage(
+  info: DemoInfo,
+  options: { demoUser?: DemoUserView; done?: DemoUserAction } = {},
+): string {
   const mcp = escapeHtml(info.mcpUrl);
   const local = info.strategy === 'local';
   const link = (href: string, text: string) => `<a href="${escapeHtml(href)}">${escapeHtml(text)}</a>`;
@@ -93,6 +141,8 @@ for your app. Nothing leaves this machine.</p>
 and the MCP server answers <code>whoami</code> with your account.</p>
 ${local ? `<p>Sign in as <code>${escapeHtml(info.demoEmail)}</code> with the password printed where you ran <code>npm start</code> (a new one at every start).</p>` : ''}
 <p><a class="button" href="/demo/start">Start the sign-in</a></p>
+
+${rolesSection(options.demoUser, options.done)}
 
 <h2>Connect an MCP client</h2>
 <p>MCP server URL (Streamable HTTP): <code>${mcp}</code></p>
@@ -141,7 +191,7 @@ export function demoResultPage(
   refreshable: boolean,
 ): string {
   const shown = Object.fromEntries(
-    ['iss', 'aud', 'sub', 'client_id', 'scope', 'iat', 'exp']
+    ['iss', 'aud', 'sub', 'client_id', 'scope', 'tenant', 'iat', 'exp']
       .filter((k) => k in claims)
       .map((k) => [k, claims[k]]),
   );
@@ -152,7 +202,8 @@ export function demoResultPage(
 <p>AuthKit issued an access token for this MCP server, and <code>tools/call whoami</code> with it answered:</p>
 <pre>${escapeHtml(JSON.stringify(whoami, null, 2))}</pre>
 <p><code>legacy_user_id</code> is the id of the account in your sign-in system; <code>sub</code> is the
-WorkOS user AuthKit keeps for it.</p>
+WorkOS user AuthKit keeps for it. <code>roles</code> and <code>tenant</code> are what your app says about the
+account (the tenant: the workspace chosen on the consent page, or the only one).</p>
 <p>The access token's main claims${refreshable ? ' (it came with a refresh token, thanks to <code>offline_access</code>)' : ''}:</p>
 <pre>${escapeHtml(JSON.stringify(shown, null, 2))}</pre>
 <p>See or revoke the AI applications connected to your account: <a href="/account/connections">/account/connections</a></p>
@@ -161,9 +212,12 @@ WorkOS user AuthKit keeps for it.</p>
 }
 
 /** The walk-through went wrong (expired link, refused code): say so, offer to start again. */
-export function demoProblemPage(message: string): string {
+export function demoProblemPage(
+  message: string,
+  next: { href: string; label: string } = { href: '/demo/start', label: 'Start again' },
+): string {
   return renderPage({
-    title: 'The demo sign-in did not finish',
-    body: `<p class="error">${escapeHtml(message)}</p><p><a class="button" href="/demo/start">Start again</a></p>`,
+    title: next.href === '/demo/start' ? 'The demo sign-in did not finish' : 'Nothing was changed',
+    body: `<p class="error">${escapeHtml(message)}</p><p><a class="button" href="${escapeHtml(next.href)}">${escapeHtml(next.label)}</a></p>`,
   });
 }

@@ -111,7 +111,11 @@ describe('JwtCookieService', () => {
       ['an object', { admin: true }, undefined],
       ['a number', 7, undefined],
       ['null', null, undefined],
-      ['an array with bad entries', ['admin', 'two words', 7, null, '', 'a,b', { r: 1 }, 'reader'], ['admin', 'reader']],
+      [
+        'an array with bad entries',
+        ['admin', 'two words', 7, null, '', 'a,b', { r: 1 }, 'reader'],
+        ['admin', 'reader'],
+      ],
       ['an array of nothing usable', [1, 2, 'x y'], []],
     ])('ignores a roles claim that is %s (the sign-in still works)', async (_what, roles, expected) => {
       const user = await new JwtCookieService(options()).verify(`session=${await token({ roles })}`);
@@ -125,7 +129,18 @@ describe('JwtCookieService', () => {
       ['an object', acme, undefined],
       [
         'an array with bad entries',
-        ['acme', null, 7, [], { id: '' }, { id: 'x\ny', name: 'X' }, { name: 'no id' }, acme, { id: 't1', name: 'Dup' }, globex],
+        [
+          'acme',
+          null,
+          7,
+          [],
+          { id: '' },
+          { id: 'x\ny', name: 'X' },
+          { name: 'no id' },
+          acme,
+          { id: 't1', name: 'Dup' },
+          globex,
+        ],
         [acme, globex],
       ],
       ['an array with a nameless tenant', [{ id: 't3' }], []],

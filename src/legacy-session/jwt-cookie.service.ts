@@ -124,8 +124,7 @@ export class JwtCookieService {
     const value = payload[claim];
     if (value === undefined || value === null) return undefined;
     const list = read(value);
-    const dropped =
-      list === undefined || (value as unknown[]).some((entry) => read([entry])?.length !== 1);
+    const dropped = list === undefined || (value as unknown[]).some((entry) => read([entry])?.length !== 1);
     if (dropped && !this.warned.has(kind)) {
       this.warned.add(kind);
       new Logger('LegacyJwtCookie').warn(

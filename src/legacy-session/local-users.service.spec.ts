@@ -128,7 +128,9 @@ describe('checkRoles / checkTenants (what users:add and the demo may set)', () =
   it('accepts role names and tenants, trimmed, duplicates of roles dropped', () => {
     expect(checkRoles([' admin', 'reader', 'admin'])).toEqual(['admin', 'reader']);
     expect(checkRoles([])).toEqual([]);
-    expect(checkTenants([{ id: ' acme ', name: ' Acme Inc. ' }])).toEqual([{ id: 'acme', name: 'Acme Inc.' }]);
+    expect(checkTenants([{ id: ' acme ', name: ' Acme Inc. ' }])).toEqual([
+      { id: 'acme', name: 'Acme Inc.' },
+    ]);
   });
 
   it.each([[''], ['two words'], ['a,b'], ['x'.repeat(101)], ['tab\there']])('refuses the role %p', (role) => {

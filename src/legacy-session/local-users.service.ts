@@ -85,7 +85,10 @@ export function checkTenants(tenants: readonly LegacyTenant[]): LegacyTenant[] {
   return checked;
 }
 
-function toAccess(u: Pick<LocalUser, 'id' | 'email' | 'disabled' | 'roles' | 'tenants'>): LocalUserAccess {
+/** Roles, tenants and status of a local user row, as the CLI and the demo show them. */
+export function localUserAccess(
+  u: Pick<LocalUser, 'id' | 'email' | 'disabled' | 'roles' | 'tenants'>,
+): LocalUserAccess {
   return {
     id: u.id,
     email: u.email,
@@ -173,7 +176,7 @@ export class LocalUsersService {
     });
     if (rows.length === 0)
       throw new NotFoundError(`There is no user with the email ${normalizeEmail(email)}.`);
-    return toAccess(rows[0]);
+    return localUserAccess(rows[0]);
   }
 
   findByEmail(email: string): Promise<LocalUser | null> {

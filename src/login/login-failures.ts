@@ -63,8 +63,9 @@ export const LOGIN_FAILURES = {
   },
   external_auth_expired: {
     status: 410,
-    title: 'This sign-in has expired',
-    message: 'AuthKit no longer recognises this sign-in request; it may have timed out.',
+    title: 'This sign-in link is not valid or has expired',
+    message:
+      'AuthKit does not recognise this sign-in request: the link may have been cut short or made up, or it timed out.',
     restart: true,
   },
   external_auth_session_already_completed: {

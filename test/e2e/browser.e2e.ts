@@ -1,9 +1,10 @@
 /**
  * A real browser (Debian's Chromium driven by playwright-core) walks the demo as a person would:
- * the home page, the sign-in form with a wrong password and then the right one, the result, the
- * "Continue as / Use another account" step, an error page, and the connected AI applications with a
- * revocation (/account/connections). Every page gets a screenshot in
- * test-artifacts/screenshots/ and an axe-core check (no serious or critical violations).
+ * the home page, the sign-in form with a wrong password and then the right one, AuthKit's consent
+ * page choosing a workspace, the result, the "Continue as / Use another account" step, an error
+ * page, and the connected AI applications with a revocation (/account/connections). Every page
+ * gets a screenshot in test-artifacts/screenshots/ and an axe-core check (no serious or critical
+ * violations).
  *
  * Runs when /usr/bin/chromium exists and E2E_BROWSER is not `skip` (.ci/run skips it in the PGlite
  * pass). `E2E_BROWSER_DOCS=1` also copies the screenshots to docs/screenshots/ (ports 3000 and 4100).
@@ -173,12 +174,21 @@ if (skipReason) test.skip(skipReason, () => {});
     await check('03-wrong-password');
   });
 
-  it('the right password: AuthKit returns a code, the MCP server answers whoami', async () => {
+  it('the right password: AuthKit asks which workspace, returns a code, the MCP server answers whoami', async () => {
     await page.getByLabel('Password').fill(demoPassword);
     await page.getByRole('button', { name: 'Sign in' }).click();
+    // The demo user is in two workspaces: AuthKit's consent page asks which one.
+    await page.waitForURL(/\/oauth2\/consent\?/);
+    expect(await heading()).toMatch(/^Allow .+ to access your account\?$/);
+    const workspace = page.getByRole('group', { name: 'Workspace' });
+    expect(await workspace.getByRole('radio').count()).toBe(2);
+    await workspace.getByLabel('Globex').check();
+    await check('03b-consent-workspace');
+    await page.getByRole('button', { name: 'Allow' }).click();
     await page.waitForURL(/\/demo\/callback\?/);
     expect(await heading()).toBe('Signed in: the MCP server knows you');
     expect(await page.locator('pre').first().innerText()).toContain('"email": "demo@example.com"');
+    expect(await page.locator('pre').nth(1).innerText()).toContain('"tenant": "globex"');
     expect(await page.getByRole('link', { name: '/account/connections' }).count()).toBe(1);
     await check('04-signed-in');
   });

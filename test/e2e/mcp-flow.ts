@@ -2,7 +2,7 @@
  * The official MCP SDK clients (v1 `@modelcontextprotocol/sdk`, v2 `@modelcontextprotocol/client`)
  * running their whole OAuth flow against the bridge, with a scripted person at the browser:
  * whatever sign-in page they land on (the bridge's form, "Continue as", "An AI application is
- * asking to connect", the legacy app's login) they fill in, until AuthKit sends the browser back to the client's redirect URI with a code.
+ * asking to connect", the legacy app's login, AuthKit's consent page) they fill in, until AuthKit sends the browser back to the client's redirect URI with a code.
  */
 import { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { UnauthorizedError as V1UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
@@ -47,6 +47,9 @@ export async function signInOnPage(
   }
   if (page.html.includes('action="/login"'))
     return browser.submit(page, '/login', { email: who.email, password: who.password }, stop);
+  // AuthKit's consent page (asked, e.g., which workspace): Allow, with the choices as they stand.
+  if (page.html.includes('action="/oauth2/consent"'))
+    return browser.submit(page, '/oauth2/consent', { decision: 'allow' }, stop);
   throw new Error(`no sign-in step on ${page.url} (${page.status}): ${pageText(page.html).slice(0, 500)}`);
 }
 

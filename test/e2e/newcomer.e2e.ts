@@ -13,7 +13,7 @@ import {
   withBuildLock,
   type SpawnedProcess,
 } from '../helpers/built-server';
-import { Browser, pageText } from '../login/browser';
+import { Browser, pageText, radioChoices } from '../login/browser';
 import { freePort } from '../login/harness';
 import { BrowserOAuthProvider, connectClient, whoami, type Exchange } from './mcp-flow';
 
@@ -71,6 +71,7 @@ describe('npm start, as a newcomer sees it', () => {
     expect(banner.mcp).toBe(`http://localhost:${port}/mcp`);
     expect(banner.email).toBe('demo@example.com');
     expect(banner.password).toMatch(/^[A-Za-z0-9_-]{12}$/);
+    expect(demo.lines.some((l) => /^\s+or as\s+reader@example\.com, same password/.test(l))).toBe(true);
     expect(banner.authkit).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(demo.text).toContain('npx @modelcontextprotocol/inspector');
     expect(banner.sdk).toBe(`node dist/src/demo/mcp-client.js ${banner.mcp}`);
@@ -115,10 +116,13 @@ describe('npm start, as a newcomer sees it', () => {
       const browser = new Browser();
       const form = await browser.go(link);
       expect(form.html).toContain('action="/auth/login/local"');
-      const done = await browser.submit(form, '/auth/login/local', {
+      const consent = await browser.submit(form, '/auth/login/local', {
         email: banner.email,
         password: banner.password,
       });
+      // The demo user is in two workspaces: AuthKit's consent page asks which (the first is checked).
+      expect(consent.html).toContain('<legend>Workspace</legend>');
+      const done = await browser.submit(consent, '/oauth2/consent', { decision: 'allow' });
       expect(done.status).toBe(200);
       expect(pageText(done.html)).toContain('You can close this tab');
       await sdk.waitForLine(/^whoami answered:/, 10_000);
@@ -133,9 +137,14 @@ describe('npm start, as a newcomer sees it', () => {
     const browser = new Browser();
     const form = await browser.go(`${banner.home}demo/start`);
     expect(form.html).toContain('action="/auth/login/local"');
-    const end = await browser.submit(form, '/auth/login/local', {
+    const consent = await browser.submit(form, '/auth/login/local', {
       email: banner.email,
       password: banner.password,
+    });
+    const globex = radioChoices(consent.html, 'choice_0').find((c) => c.label === 'Globex')!;
+    const end = await browser.submit(consent, '/oauth2/consent', {
+      choice_0: globex.value,
+      decision: 'allow',
     });
     expect(end.url.startsWith(`${banner.home}demo/callback?`)).toBe(true);
     expect(end.status).toBe(200);
@@ -143,6 +152,7 @@ describe('npm start, as a newcomer sees it', () => {
     expect(text).toContain('Signed in: the MCP server knows you');
     expect(text).toContain('"email": "demo@example.com"');
     expect(text).toContain(`"aud": "${banner.mcp}"`);
+    expect(text).toContain('"tenant": "globex"');
     // An unknown or replayed callback gets a page that offers to start again, not an error dump.
     const replay = await browser.go(end.url);
     expect(replay.status).toBe(400);

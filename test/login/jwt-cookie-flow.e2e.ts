@@ -112,7 +112,12 @@ describe('login bridge, jwt-cookie strategy (fake legacy app + AuthKit emulator)
       const b = new Browser();
       const ask = await b.go(url);
       const loginPage = await b.submit(ask, '/auth/login/connect', { action: 'continue' });
-      const end = await b.submit(loginPage, '/login', { email: who.email, password: who.password }, h.isClientRedirect);
+      const end = await b.submit(
+        loginPage,
+        '/login',
+        { email: who.email, password: who.password },
+        h.isClientRedirect,
+      );
       return { b, end };
     };
 

@@ -325,7 +325,10 @@ describe('login bridge, local strategy (through the AuthKit emulator)', () => {
     });
 
     const linkOf = (legacyUserId: string) =>
-      h.prisma.userLink.findUniqueOrThrow({ where: { legacyUserId }, select: { roles: true, tenants: true } });
+      h.prisma.userLink.findUniqueOrThrow({
+        where: { legacyUserId },
+        select: { roles: true, tenants: true },
+      });
 
     it('one tenant: records roles and tenant, sends no consent option, the token has no tenant claim', async () => {
       const b = new Browser();
@@ -622,13 +625,24 @@ describe('login bridge, local strategy (through the AuthKit emulator)', () => {
       });
     });
 
+    it('says a made-up external_auth_id is not valid (after the sign-in, which is when AuthKit is asked)', async () => {
+      const b = new Browser();
+      const form = await b.go(`${h.url}/auth/login?external_auth_id=ext_auth_01MADEUPMADEUPMADEUPMADEUP`);
+      const page = await signIn(b, form, users.carol);
+      expect(page.status).toBe(410);
+      expect(pageText(page.html)).toContain('This sign-in link is not valid or has expired');
+      expect(pageText(page.html)).not.toMatch(/Signed in|Continue as/);
+      expect(await lastAudit()).toMatchObject({ outcome: 'failure', errorCode: 'external_auth_expired' });
+    });
+
     it('says so when AuthKit no longer knows the external_auth_id', async () => {
       const b = new Browser();
       const form = await begin(b);
       h.emulator.expireExternalAuth(externalAuthIdOf(loginUrlOf(b)));
       const page = await signIn(b, form, users.carol);
       expect(page.status).toBe(410);
-      expect(pageText(page.html)).toContain('AuthKit no longer recognises this sign-in request');
+      expect(pageText(page.html)).toContain('This sign-in link is not valid or has expired');
+      expect(pageText(page.html)).toContain('AuthKit does not recognise this sign-in request');
       expect(pageText(page.html)).toContain('start the connection again');
       expect(await lastAudit()).toMatchObject({
         outcome: 'failure',

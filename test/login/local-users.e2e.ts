@@ -1,7 +1,9 @@
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import { GrantStore } from '../../src/access/grant.store';
 import { runUsersAdd, type UsersAddIo } from '../../src/cli/users-add';
 import { PrismaService } from '../../src/database/prisma.service';
-import { DEMO_USER, DemoUserSeeder } from '../../src/legacy-session/demo-user.seeder';
+import { UserStatusStore } from '../../src/legacy-status/user-status.store';
+import { DEMO_READER, DEMO_USER, DemoUserSeeder } from '../../src/legacy-session/demo-user.seeder';
 import { LocalUsersService } from '../../src/legacy-session/local-users.service';
 import { RateLimiterService } from '../../src/legacy-session/rate-limiter.service';
 import { BridgeSessionService } from '../../src/sessions/bridge-session.service';
@@ -90,6 +92,181 @@ describe('local users, bridge sessions and rate limits (database)', () => {
       expect(lines.join('\n')).toMatch(message);
     });
 
+    describe('roles and tenants', () => {
+      const prisma = () => server.app.get(PrismaService);
+      const stores = () => [new GrantStore(prisma()), new UserStatusStore(prisma())] as const;
+      const rowOf = (email: string) =>
+        prisma().localUser.findUniqueOrThrow({
+          where: { email },
+          select: { id: true, roles: true, tenants: true, disabled: true },
+        });
+      const identityEvents = (legacyUserId: string) =>
+        prisma().grantRevocation.count({ where: { kind: 'identity', legacyUserId } });
+
+      it('adds a user with --role and --tenant (both repeatable) and prints them', async () => {
+        const { fake, lines } = io();
+        await expect(
+          runUsersAdd(
+            [
+              ...['--email', 'ivy@example.com', '--role', 'admin', '--role', 'billing', '--role', 'admin'],
+              ...['--tenant', 'acme=Acme Inc.', '--tenant', 'globex=Globex = Corp'],
+            ],
+            users,
+            fake,
+          ),
+        ).resolves.toBe(0);
+        expect(lines.slice(1)).toEqual([
+          'Roles: admin, billing.',
+          'Tenants: acme=Acme Inc., globex=Globex = Corp.',
+        ]);
+        await expect(rowOf('ivy@example.com')).resolves.toMatchObject({
+          roles: ['admin', 'billing'],
+          tenants: [
+            { id: 'acme', name: 'Acme Inc.' },
+            { id: 'globex', name: 'Globex = Corp' },
+          ],
+        });
+        // What the local strategy hands over at sign-in.
+        await expect(users.verifyPassword('ivy@example.com', 'a-good-password')).resolves.toMatchObject({
+          ok: true,
+          user: { roles: ['admin', 'billing'], tenants: [{ id: 'acme' }, { id: 'globex' }] },
+        });
+      });
+
+      it('replaces roles and tenants of an existing user, and tells running instances when linked', async () => {
+        await runUsersAdd(['--email', 'jo@example.com', '--role', 'reader'], users, io().fake);
+        const { id } = await rowOf('jo@example.com');
+        const [grants, status] = stores();
+
+        // Never connected an AI application (no user link): set, nothing to tell.
+        const first = io();
+        await expect(
+          runUsersAdd(
+            ['--email', 'jo@example.com', '--set-roles', '--role', 'admin', '--role', 'auditor'],
+            users,
+            first.fake,
+            grants,
+            status,
+          ),
+        ).resolves.toBe(0);
+        expect(first.lines).toEqual(['Roles of jo@example.com: admin, auditor.']);
+        expect(await identityEvents(id)).toBe(0);
+
+        // Linked (signed in through the bridge once): the new answer is recorded, instances are told.
+        await prisma().userLink.create({
+          data: {
+            legacyUserId: id,
+            email: 'jo@example.com',
+            roles: ['admin', 'auditor'],
+            checkedAt: new Date(),
+          },
+        });
+        const second = io();
+        await expect(
+          runUsersAdd(
+            [
+              '--email',
+              'jo@example.com',
+              '--set-tenants',
+              '--tenant',
+              'acme=Acme',
+              '--tenant',
+              'globex=Globex',
+            ],
+            users,
+            second.fake,
+            grants,
+            status,
+          ),
+        ).resolves.toBe(0);
+        expect(second.lines).toEqual([
+          'Tenants of jo@example.com: acme=Acme, globex=Globex.',
+          'Running instances were told: connected AI applications see it at their next call.',
+        ]);
+        await expect(
+          prisma().userLink.findUniqueOrThrow({
+            where: { legacyUserId: id },
+            select: { roles: true, tenants: true, active: true },
+          }),
+        ).resolves.toEqual({
+          roles: ['admin', 'auditor'],
+          tenants: [
+            { id: 'acme', name: 'Acme' },
+            { id: 'globex', name: 'Globex' },
+          ],
+          active: true,
+        });
+        expect(await identityEvents(id)).toBe(1);
+
+        // --set-roles alone (no --role): none left; both at once.
+        const third = io();
+        await runUsersAdd(
+          ['--email', 'jo@example.com', '--set-roles', '--set-tenants', '--tenant', 'acme=Acme'],
+          users,
+          third.fake,
+          grants,
+          status,
+        );
+        expect(third.lines.slice(0, 2)).toEqual([
+          'Roles of jo@example.com: none.',
+          'Tenants of jo@example.com: acme=Acme.',
+        ]);
+        await expect(rowOf('jo@example.com')).resolves.toMatchObject({
+          roles: [],
+          tenants: [{ id: 'acme', name: 'Acme' }],
+        });
+        expect(await identityEvents(id)).toBe(2);
+
+        // The same again changes nothing: nobody is told.
+        const same = io();
+        await runUsersAdd(['--email', 'jo@example.com', '--set-roles'], users, same.fake, grants, status);
+        expect(same.lines).toEqual(['Roles of jo@example.com: none.']);
+        expect(await identityEvents(id)).toBe(2);
+
+        // --disable records the user as inactive too (and ends their grants); --enable, active again.
+        await runUsersAdd(['--email', 'jo@example.com', '--disable'], users, io().fake, grants, status);
+        await expect(
+          prisma().userLink.findUniqueOrThrow({ where: { legacyUserId: id }, select: { active: true } }),
+        ).resolves.toEqual({ active: false });
+        await runUsersAdd(['--email', 'jo@example.com', '--enable'], users, io().fake, grants, status);
+        await expect(
+          prisma().userLink.findUniqueOrThrow({ where: { legacyUserId: id }, select: { active: true } }),
+        ).resolves.toEqual({ active: true });
+      });
+
+      it.each([
+        [['--email', 'k@example.com', '--tenant', 'acme'], 1, /--tenant acme: write it as <id>=<name>/],
+        [['--email', 'k@example.com', '--tenant', '=Acme'], 1, /write it as <id>=<name>/],
+        [['--email', 'k@example.com', '--role', 'two words'], 1, /"two words" is not a role name/],
+        [['--email', 'k@example.com', '--tenant', 'a=A', '--tenant', 'a=B'], 1, /appears twice/],
+        [
+          ['--email', 'jo@example.com', '--disable', '--role', 'admin'],
+          2,
+          /--role goes with adding a user or with --set-roles/,
+        ],
+        [
+          ['--email', 'jo@example.com', '--set-roles', '--tenant', 'a=A'],
+          2,
+          /--tenant goes with adding a user or with --set-tenants/,
+        ],
+        [['--email', 'jo@example.com', '--set-roles', '--disable'], 2, /cannot be combined/],
+        [['--email', 'jo@example.com', '--disable', '--enable'], 2, /contradict/],
+        [['--email', 'jo@example.com', '--set-roles', '--first-name', 'Jo'], 2, /go with adding a user/],
+        [['--email', 'nobody@example.com', '--set-roles', '--role', 'admin'], 1, /no user with the email/],
+      ])('refuses %p with exit code %i', async (argv, code, message) => {
+        const { fake, lines } = io();
+        await expect(runUsersAdd(argv, users, fake, ...stores())).resolves.toBe(code);
+        expect(lines.join('\n')).toMatch(message);
+      });
+
+      it('shows --role, --tenant, --set-roles and --set-tenants in the usage text', async () => {
+        const { fake, lines } = io();
+        await expect(runUsersAdd(['--help'], users, fake)).resolves.toBe(0);
+        for (const flag of ['--role <name>', '--tenant <id>=<name>', '--set-roles', '--set-tenants'])
+          expect(lines.join('\n')).toContain(flag);
+      });
+    });
+
     it('refuses a short password', async () => {
       const { fake, lines } = io('short');
       await expect(runUsersAdd(['--email', 'hal@example.com'], users, fake)).resolves.toBe(1);
@@ -102,7 +279,11 @@ describe('local users, bridge sessions and rate limits (database)', () => {
     expect(password).toMatch(/^[A-Za-z0-9_-]{12}$/);
     await expect(users.verifyPassword(DEMO_USER.email, password)).resolves.toMatchObject({
       ok: true,
-      user: { email: DEMO_USER.email, firstName: 'Demo' },
+      user: { email: DEMO_USER.email, firstName: 'Demo', roles: ['admin'], tenants: DEMO_USER.tenants },
+    });
+    await expect(users.verifyPassword(DEMO_READER.email, password)).resolves.toMatchObject({
+      ok: true,
+      user: { roles: ['reader'], tenants: [{ id: 'acme', name: 'Acme' }] },
     });
   });
 

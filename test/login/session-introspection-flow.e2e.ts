@@ -330,7 +330,11 @@ describe('login bridge, session-introspection strategy (fake legacy app + AuthKi
       try {
         const b = new Browser();
         await legacyLogin(b, await throughConnect(b), alice);
-        await expect(linkOf('u-alice')).resolves.toEqual({ roles: ['auditor'], tenants: [GLOBEX], active: true });
+        await expect(linkOf('u-alice')).resolves.toEqual({
+          roles: ['auditor'],
+          tenants: [GLOBEX],
+          active: true,
+        });
         // No roles or tenants in the answer at all: none recorded.
         legacy().setRoles('u-alice', undefined);
         legacy().setTenants('u-alice', undefined);
