@@ -50,7 +50,8 @@ RUN --mount=type=secret,id=ca --mount=type=cache,target=/root/.npm \
 # prisma/: migrations and schema, read by `npm run db:migrate:prod` (and DATABASE_AUTO_MIGRATE=true).
 COPY prisma ./prisma
 COPY --from=build /app/dist ./dist
-# The embedded PGlite default (no DATABASE_URL) writes .data/; mount a volume there to keep it.
+# The embedded PGlite database (no DATABASE_URL; refused in production unless
+# ALLOW_EMBEDDED_DATABASE_IN_PRODUCTION=true) writes .data/; mount a volume there to keep it.
 RUN mkdir -p .data && chown node:node .data
 USER node
 EXPOSE 3000

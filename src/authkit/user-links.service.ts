@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { Prisma, PrismaClient } from '../generated/prisma/client';
 import { PrismaService } from '../database/prisma.service';
 import type { LegacyUser } from '../legacy-session/legacy-user';
+import { UserStatusStore } from '../legacy-status/user-status.store';
 
 /**
  * user_links: every legacy user who completed an authorization, with the details last sent to
@@ -14,9 +15,15 @@ export class UserLinksService {
 
   /**
    * What the legacy app said at this sign-in, newest wins: names, roles, tenants; the user is
-   * active and was checked now.
+   * active and was checked now. A known user whose roles, tenants or status differ from what was
+   * recorded: every instance is told (callers of theirs are built again), as after a recheck.
    */
   async recordLogin(user: LegacyUser, at = new Date()): Promise<void> {
+    await new UserStatusStore(this.prisma).record(user.id, {
+      active: true,
+      roles: user.roles ?? [],
+      tenants: user.tenants ?? [],
+    });
     const details = {
       email: user.email,
       firstName: user.firstName ?? null,

@@ -86,6 +86,10 @@ const DONE: Record<DemoUserAction, (email: string) => string> = {
   enable: (e) => `${e} is enabled again: it can sign in and connect AI applications.`,
 };
 
+/** "one workspace", "two workspaces", "12 workspaces". */
+const count = (n: number, noun: string): string =>
+  `${['no', 'one', 'two', 'three'][n] ?? n} ${noun}${n === 1 ? '' : 's'}`;
+
 /**
  * The home page's "Roles and workspaces": what the legacy app says besides who someone is, and
  * (with the built-in sign-in) buttons that change the demo user as the legacy app would.
@@ -105,7 +109,7 @@ consent page: the AI application acts in that workspace only (the token's <code>
     `<button type="submit" name="action" value="${action}"${secondary ? ' class="secondary"' : ''}>${escapeHtml(label)}</button></form>`;
   const isAdmin = user.roles.includes('admin');
   return `${intro}
-<p>Here <code>${email}</code> is in ${user.tenants.length === 1 ? 'one workspace' : `${user.tenants.length} workspaces`}
+<p>Here <code>${email}</code> is in ${count(user.tenants.length, 'workspace')}
 (${names(user.tenants.map((t) => t.name))}), so the consent page ${user.tenants.length > 1 ? 'asks which one' : 'asks nothing'};
 <code>reader@example.com</code> (same password) is a reader in Acme alone, so it is not asked.
 Change the demo user as your app would, then sign in again or call <code>whoami</code> from a connected client:</p>

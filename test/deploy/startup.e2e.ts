@@ -6,7 +6,16 @@
  * the process environment winning; the guide's systemd unit passes `systemd-analyze verify`.
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmulator } from '../../emulator';
@@ -18,7 +27,6 @@ import {
   spawnCaptured,
   startBuiltServer,
   waitUntilReady,
-  type SpawnedProcess,
 } from '../helpers/built-server';
 import { emulatorEnv } from '../helpers/config';
 import { createTestDatabase, usingPostgres } from '../helpers/database';
@@ -175,7 +183,7 @@ describe('.env files (the npm scripts: node --env-file-if-exists=.env)', () => {
   /** A folder laid out like a deployment (package.json, dist/, node_modules/) to run npm scripts in. */
   const deployment = (name: string, dotenv?: string): string => {
     const root = join(dir, name);
-    spawnSync('mkdir', ['-p', root]);
+    mkdirSync(root, { recursive: true });
     copyFileSync(join(REPO_ROOT, 'package.json'), join(root, 'package.json'));
     symlinkSync(join(REPO_ROOT, 'dist'), join(root, 'dist'));
     symlinkSync(join(REPO_ROOT, 'node_modules'), join(root, 'node_modules'));
@@ -207,8 +215,7 @@ describe('.env files (the npm scripts: node --env-file-if-exists=.env)', () => {
         '',
       ].join('\n'),
     );
-    let server: SpawnedProcess & { url: string };
-    server = await startProd(root, { MCP_RESOURCE_NAME: 'from the process environment' });
+    const server = await startProd(root, { MCP_RESOURCE_NAME: 'from the process environment' });
     try {
       const metadata = (await (
         await fetch(`${server.url}/.well-known/oauth-protected-resource/mcp`)
@@ -255,7 +262,7 @@ const SYSTEMD_ANALYZE = findExecutable('systemd-analyze');
     expect(unit).toMatch(/^ExecStart=\/usr\/bin\/node dist\/src\/main\.js$/m);
     expect(unit).toMatch(/^EnvironmentFile=\/etc\/connect-bridge\/connect-bridge\.env$/m);
     // verify checks that ExecStart's program exists: this machine's node where /usr/bin/node is missing
-    const checked = findExecutable('node') === '/usr/bin/node' || spawnSync('test', ['-x', '/usr/bin/node']).status === 0
+    const checked = existsSync('/usr/bin/node')
       ? unit
       : unit.replace('ExecStart=/usr/bin/node', `ExecStart=${process.execPath}`);
     const file = join(dir, 'connect-bridge.service');

@@ -5,6 +5,7 @@
  * roles or disable them, with the effect recorded for every instance.
  */
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import { RevocationFeed } from '../../src/access/revocation-feed.service';
 import { createApp } from '../../src/bootstrap';
 import { PrismaService } from '../../src/database/prisma.service';
 import { demoInfo, startDemoAuthKit, type DemoAuthKit } from '../../src/demo/demo-authkit';
@@ -77,7 +78,7 @@ describe('the demo: roles, workspaces and the demo-user buttons', () => {
     const text = textOf(page);
     expect(text).toContain('Roles and workspaces');
     expect(text).toContain(
-      'Here demo@example.com is in 2 workspaces (Acme, Globex), so the consent page asks which one',
+      'Here demo@example.com is in two workspaces (Acme, Globex), so the consent page asks which one',
     );
     expect(text).toContain('Now: roles admin, active.');
     expect(page.html).toContain('value="make-reader"');
@@ -123,7 +124,9 @@ describe('the demo: roles, workspaces and the demo-user buttons', () => {
     expect(
       await prisma().grantRevocation.count({ where: { kind: 'identity', legacyUserId: demoUserId } }),
     ).toBe(before + 1);
-    // The walk-through again: whoami says reader.
+    // The walk-through again: whoami says reader (once this instance read the news: at once with
+    // PostgreSQL's NOTIFY, at the next poll with PGlite).
+    await app.get(RevocationFeed).poll();
     const consent = await startSignIn(b, { email: DEMO_USER.email, password });
     const result = await chooseOnConsent(b, consent, 'Workspace', 'Acme');
     expect(pageText(result.html)).toMatch(/"roles": \[ "reader" \]/);

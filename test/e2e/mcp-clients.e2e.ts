@@ -26,7 +26,7 @@ const CLOCK_TOLERANCE_SECONDS = 5;
 type Strategy = 'local' | 'session-introspection' | 'jwt-cookie';
 interface Case {
   strategy: Strategy;
-  who: Credentials & { first_name?: string };
+  who: Credentials & { first_name?: string; roles?: string[] };
   /** Which SDK registers dynamically and which one uses a Client ID Metadata Document. */
   registration: Record<Sdk, 'dcr' | 'cimd'>;
 }
@@ -148,7 +148,12 @@ describe.each(CASES)('MCP SDK clients sign in, $strategy strategy', ({ strategy,
         client_id: clientId,
       });
       expect(me.scopes).toEqual(expect.arrayContaining(['openid', 'profile', 'email', 'offline_access']));
-      expect((await client.listTools()).tools.map((t) => t.name).sort()).toEqual(['get_profile', 'whoami']);
+      // The roles the legacy app gave (fixture: alice an admin, bob a reader; carol, local, none).
+      const roles = who.roles ?? [];
+      expect(me).toMatchObject({ roles });
+      expect((await client.listTools()).tools.map((t) => t.name).sort()).toEqual(
+        roles.includes('admin') ? ['admin_overview', 'get_profile', 'whoami'] : ['get_profile', 'whoami'],
+      );
     },
   );
 });

@@ -25,8 +25,9 @@ export interface Credentials {
 /**
  * What a person does on the page the browser landed on: the bridge's own sign-in form, the
  * bridge's "Continue as" step, its "An AI application is asking to connect" step (Continue, then
- * the page after it), or the legacy app's login form. A page with status 0 is the client's
- * redirect URI (Browser.go stopped there): nothing to do.
+ * the page after it), or the legacy app's login form; then AuthKit's consent page when it asks
+ * (e.g. which workspace: Allow, with the choices as they stand). A page with status 0 is the
+ * client's redirect URI (Browser.go stopped there): nothing to do.
  */
 export async function signInOnPage(
   browser: Browser,
@@ -34,11 +35,17 @@ export async function signInOnPage(
   who: Credentials,
   stop: (url: string) => boolean,
 ): Promise<Page> {
+  const consented = async (next: Page): Promise<Page> =>
+    next.status !== 0 && next.html.includes('action="/oauth2/consent"')
+      ? browser.submit(next, '/oauth2/consent', { decision: 'allow' }, stop)
+      : next;
   if (page.status === 0) return page;
   if (page.html.includes('action="/auth/login/local"'))
-    return browser.submit(page, '/auth/login/local', { email: who.email, password: who.password }, stop);
+    return consented(
+      await browser.submit(page, '/auth/login/local', { email: who.email, password: who.password }, stop),
+    );
   if (page.html.includes('action="/auth/login/confirm"'))
-    return browser.submit(page, '/auth/login/confirm', { action: 'continue' }, stop);
+    return consented(await browser.submit(page, '/auth/login/confirm', { action: 'continue' }, stop));
   if (page.html.includes('action="/auth/login/connect"')) {
     const next = await browser.submit(page, '/auth/login/connect', { action: 'continue' }, stop);
     if (next.html.includes('action="/auth/login/connect"'))
@@ -46,10 +53,10 @@ export async function signInOnPage(
     return signInOnPage(browser, next, who, stop);
   }
   if (page.html.includes('action="/login"'))
-    return browser.submit(page, '/login', { email: who.email, password: who.password }, stop);
-  // AuthKit's consent page (asked, e.g., which workspace): Allow, with the choices as they stand.
-  if (page.html.includes('action="/oauth2/consent"'))
-    return browser.submit(page, '/oauth2/consent', { decision: 'allow' }, stop);
+    return consented(
+      await browser.submit(page, '/login', { email: who.email, password: who.password }, stop),
+    );
+  if (page.html.includes('action="/oauth2/consent"')) return consented(page);
   throw new Error(`no sign-in step on ${page.url} (${page.status}): ${pageText(page.html).slice(0, 500)}`);
 }
 

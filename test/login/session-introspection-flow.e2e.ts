@@ -324,7 +324,10 @@ describe('login bridge, session-introspection strategy (fake legacy app + AuthKi
       expect(await redeemCode(h.emulator.url, end.url, verifier)).toMatchObject({ tenant: GLOBEX.id });
     });
 
-    it('the newest sign-in wins: roles and tenants changed in the legacy app since are recorded', async () => {
+    it('the newest sign-in wins: what changed in the legacy app since is recorded, and every instance told', async () => {
+      const news = () =>
+        h.prisma.grantRevocation.count({ where: { kind: 'identity', legacyUserId: 'u-alice' } });
+      const before = await news();
       legacy().setRoles('u-alice', ['auditor']);
       legacy().setTenants('u-alice', [GLOBEX]);
       try {
@@ -335,6 +338,11 @@ describe('login bridge, session-introspection strategy (fake legacy app + AuthKi
           tenants: [GLOBEX],
           active: true,
         });
+        expect(await news()).toBe(before + 1);
+        // The same again: nothing changed, nobody is told.
+        const again = new Browser();
+        await legacyLogin(again, await throughConnect(again), alice);
+        expect(await news()).toBe(before + 1);
         // No roles or tenants in the answer at all: none recorded.
         legacy().setRoles('u-alice', undefined);
         legacy().setTenants('u-alice', undefined);
