@@ -99,13 +99,12 @@ export const legacyUserSchema = z
     ...(u.tenants ? { tenants: u.tenants } : {}),
   }));
 
-/** Roles as stored (JSON from the database or a request): the valid ones, deduplicated. */
+/** Roles as stored or answered: each entry checked on its own (a bad one is dropped), deduplicated. */
 export function rolesFrom(value: unknown): string[] {
-  const parsed = roles.safeParse(Array.isArray(value) ? value.filter((v) => typeof v === 'string') : []);
-  return parsed.success ? parsed.data : [];
+  return lenientRoles(value) ?? [];
 }
 
-/** Tenants as stored: the valid ones, deduplicated. */
+/** Tenants as stored: all of them when every entry is valid, otherwise none (see lenientTenants). */
 export function tenantsFrom(value: unknown): LegacyTenant[] {
   if (!Array.isArray(value)) return [];
   const parsed = tenants.safeParse(

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { z } from 'zod';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
-import { rolesFrom, tenantsFrom } from '../legacy-session/legacy-user';
+import { lenientTenants, rolesFrom } from '../legacy-session/legacy-user';
 import type { LegacyAnswer } from './user-status.store';
 
 /** What the legacy app said about one user. */
@@ -119,8 +119,9 @@ export class LegacyUserClient {
     if (!parsed.success) return { kind: 'unknown', reason: 'answered JSON that is not a user' };
     const answer: LegacyAnswer = {
       active: parsed.data.active !== false,
+      // Entry by entry: one malformed role or tenant does not cost the others.
       roles: rolesFrom(parsed.data.roles),
-      tenants: tenantsFrom(parsed.data.tenants),
+      tenants: lenientTenants(parsed.data.tenants) ?? [],
     };
     return answer.active ? { kind: 'user', answer } : { kind: 'gone', answer };
   }

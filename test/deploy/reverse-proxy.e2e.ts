@@ -54,7 +54,13 @@ import {
 } from '../helpers/reverse-proxy';
 import { describeUnless, NEEDS_POSTGRES } from '../helpers/skip';
 import { Browser, formFields, type Page } from '../login/browser';
-import { CLIENT_ID, CLIENT_REDIRECT, clientAuthorize, isClientRedirect } from '../login/harness';
+import {
+  CLIENT_ID,
+  CLIENT_REDIRECT,
+  clientAuthorize,
+  externalAuthIdOf,
+  isClientRedirect,
+} from '../login/harness';
 import { MCP_HEADERS, toolCall } from '../mcp/helpers';
 
 const NGINX = findExecutable('nginx');
@@ -354,6 +360,41 @@ describeUnless(REASON, __filename)('nginx from the deploy guide in front of two 
       await startInstance(first);
       await waitUntilServing(first, restartedAt);
     }
+  });
+
+  it('finishes a sign-in whose AuthKit completion is in flight when its instance gets SIGTERM, then stops', async () => {
+    const b = new Browser();
+    const form = await b.go(clientAuthorize(emulator.url, { resource: `${publicUrl}/mcp` }).url);
+    const ext = externalAuthIdOf(b.history.findLast((u) => u.includes('external_auth_id='))!);
+    emulator.injectCompletionFault({ delayMs: 1500, times: 1 }); // AuthKit takes 1.5 s to answer
+    // The form goes to instance A itself (its own port, as nginx would hand it over), so that
+    // we know which instance to stop while the completion is under way.
+    const submitted = b.submit(
+      { ...form, url: `${servers.A.url}/auth/login/local` },
+      '/auth/login/local',
+      credentials(alice),
+      isClientRedirect,
+    );
+    for (let i = 0; i < 200 && !emulator.completionCalls().some((c) => c.externalAuthId === ext); i++)
+      await sleep(10);
+    const t0 = Date.now();
+    const stopped = servers.A.stop();
+    const end = await submitted;
+    // The instance answered (then wrote the completion and its audit row) before it closed the database.
+    expect(isClientRedirect(end.url)).toBe(true);
+    expect(new URL(end.url).searchParams.get('code')).toBeTruthy();
+    expect(await stopped).toEqual({ code: null, signal: 'SIGTERM' });
+    expect(Date.now() - t0).toBeGreaterThan(1000);
+    const rows = await query<{ outcome: string }>(
+      'SELECT a.outcome::text AS outcome FROM authorization_audit a JOIN login_transactions t ON t.id = a.transaction_id WHERE t.status = $1 ORDER BY a.created_at DESC LIMIT 1',
+      ['completed'],
+    );
+    expect(rows).toEqual([{ outcome: 'success' }]);
+    const shutdown = servers.A.lines.filter((l) => l.includes('"context":"Shutdown"')).map((l) => JSON.parse(l));
+    expect(shutdown[0]).toMatchObject({ signal: 'SIGTERM', inFlight: 1 });
+    const restartedAt = Date.now() / 1000;
+    await startInstance('A');
+    await waitUntilServing('A', restartedAt);
   });
 
   (existsSync(CHROMIUM) ? it : it.skip)(
