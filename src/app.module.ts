@@ -2,6 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import type { DestinationStream } from 'pino';
 import { AllExceptionsFilter } from './common/all-exceptions.filter';
+import { FaviconController } from './common/favicon.controller';
 import type { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
@@ -33,6 +34,7 @@ export class AppModule {
         McpModule,
         ...(options.modules ?? []),
       ],
+      controllers: [FaviconController],
       providers: [{ provide: APP_FILTER, useClass: AllExceptionsFilter }],
     };
   }

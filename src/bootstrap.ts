@@ -126,6 +126,8 @@ export async function listen(
     setTimeout(() => process.exit(0), 200);
   };
   for (const s of SIGNALS) process.on(s, onSignal);
-  await app.listen(config.port);
+  // Loopback only in demo mode unless HOST says otherwise; every interface otherwise.
+  if (config.host) await app.listen(config.port, config.host);
+  else await app.listen(config.port);
   return app.getUrl();
 }

@@ -4,6 +4,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { createApp, listen } from './bootstrap';
 import { ConfigError, loadConfigFromProcess } from './config/app-config';
 import { describeStartup } from './config/startup-mode';
+import { busyPortsMessage } from './common/ports';
 import { DataFolderInUseError, lockDataFolder } from './database/data-folder-lock';
 import { demoInfo, startDemoAuthKit, type DemoAuthKit } from './demo/demo-authkit';
 import { DemoUserSeeder, DEMO_USER } from './legacy-session/demo-user.seeder';
@@ -28,6 +29,24 @@ async function main(): Promise<void> {
   for (const warning of startup.warnings) log.warn({ mode: startup.mode }, warning);
   // Demo mode (no WORKOS_API_KEY; refused in production): the embedded AuthKit emulator stands in for
   // WorkOS, and the demo's own pages (home page, walk-through) are added. Production loads neither.
+  // Busy ports are found before the emulator starts or anything is written.
+  const busy = await busyPortsMessage([
+    { port: config.port, host: config.host, variable: 'PORT', what: 'the bridge' },
+    ...(config.demo
+      ? [
+          {
+            port: config.emulatorPort,
+            host: '127.0.0.1',
+            variable: 'EMULATOR_PORT',
+            what: 'the demo AuthKit emulator',
+          },
+        ]
+      : []),
+  ]);
+  if (busy) {
+    console.error(busy);
+    process.exit(1);
+  }
   // The embedded database folder is this process's alone: a second server (or users:add while
   // this one runs) is refused before the emulator starts or anything is written.
   if (config.database.kind === 'pglite' && config.database.dataDir !== 'memory://') {

@@ -12,12 +12,17 @@ export interface AppConfig {
   /** No WORKOS_API_KEY: the embedded AuthKit emulator stands in for WorkOS. */
   demo: boolean;
   port: number;
+  /** The address to listen on: HOST, else loopback in demo mode (it signs anyone in), else every interface. */
+  host?: string;
   publicUrl: string;
   secureCookies: boolean;
   trustProxy: boolean | number | string;
   /** Leading bits of an IPv6 client address that every rate limit counts as one client. */
   rateLimitIpv6Prefix: number;
-  logLevel: RawEnv['LOG_LEVEL'];
+  /** LOG_LEVEL, else `warn` in demo mode (a quiet terminal) and `info` otherwise. */
+  logLevel: NonNullable<RawEnv['LOG_LEVEL']>;
+  /** LOG_FORMAT, else `pretty` (short human lines) under NODE_ENV=development and `json` otherwise. */
+  logFormat: 'json' | 'pretty';
   shutdownTimeoutMs: number;
   database: ({ kind: 'pglite'; dataDir: string } | { kind: 'postgres'; url: string }) & {
     autoMigrate: boolean;
@@ -309,11 +314,13 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     production,
     demo,
     port: e.PORT,
+    host: e.HOST ?? (demo ? '127.0.0.1' : undefined),
     publicUrl,
     secureCookies: publicUrl.startsWith('https://'),
     trustProxy,
     rateLimitIpv6Prefix: e.RATE_LIMIT_IPV6_PREFIX,
-    logLevel: e.LOG_LEVEL,
+    logLevel: e.LOG_LEVEL ?? (demo ? 'warn' : 'info'),
+    logFormat: e.LOG_FORMAT ?? (e.NODE_ENV === 'development' ? 'pretty' : 'json'),
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     database: e.DATABASE_URL
       ? { kind: 'postgres', url: e.DATABASE_URL, autoMigrate: e.DATABASE_AUTO_MIGRATE ?? false }

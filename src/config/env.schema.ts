@@ -140,6 +140,11 @@ const userConsentOptions = z
 export const envSchema = z.object({
   NODE_ENV: optional(z.enum(['development', 'test', 'production'])).default('development'),
   PORT: optional(wholeNumber(0, 65_535)).default(3000),
+  HOST: optional(
+    z.string().regex(/^[A-Za-z0-9.:-]{1,255}$/, {
+      message: 'must be an address or host name, e.g. 0.0.0.0 or 127.0.0.1',
+    }),
+  ),
   PUBLIC_URL: optional(url('the public origin, e.g. https://bridge.example.com')),
   DATABASE_URL: optional(
     z.string().regex(/^postgres(ql)?:\/\//, {
@@ -252,7 +257,8 @@ export const envSchema = z.object({
   GRANT_REVOCATION_POLL_MS: optional(wholeNumber(100, 4_000)).default(1_000),
   GRANT_LAST_USED_FLUSH_SECONDS: optional(wholeNumber(1, 3_600)).default(30),
   TRUST_PROXY: optional(z.string()).default('false'),
-  LOG_LEVEL: optional(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])).default('info'),
+  LOG_LEVEL: optional(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])),
+  LOG_FORMAT: optional(z.enum(['json', 'pretty'])),
   SHUTDOWN_TIMEOUT_MS: optional(z.coerce.number().int().min(0).max(120000)).default(10000),
 });
 
@@ -265,6 +271,7 @@ export type RawEnv = z.infer<typeof envSchema>;
 export const ENV_EXAMPLES = {
   NODE_ENV: 'production',
   PORT: '3000',
+  HOST: '0.0.0.0',
   PUBLIC_URL: 'https://bridge.example.com',
   DATABASE_URL: 'postgresql://bridge:…@db.internal:5432/bridge?sslmode=require',
   PGLITE_DATA_DIR: '.data/pglite',
@@ -330,5 +337,6 @@ export const ENV_EXAMPLES = {
   GRANT_LAST_USED_FLUSH_SECONDS: '30',
   TRUST_PROXY: 'loopback',
   LOG_LEVEL: 'info',
+  LOG_FORMAT: 'json',
   SHUTDOWN_TIMEOUT_MS: '10000',
 } satisfies Record<keyof typeof envSchema.shape, string>;

@@ -26,9 +26,13 @@ describe('describeStartup: the first line of the log names the mode', () => {
     const { DATABASE_URL: _ignored, ...embedded } = production;
     void _ignored;
     const s = describeStartup(loadConfig({ ...embedded, ALLOW_EMBEDDED_DATABASE_IN_PRODUCTION: 'true' }));
-    expect(s.line).toMatch(/^connect-bridge starting in production mode \(.*embedded PGlite database in \.data\/pglite/);
+    expect(s.line).toMatch(
+      /^connect-bridge starting in production mode \(.*embedded PGlite database in \.data\/pglite/,
+    );
     expect(s.warnings).toEqual([
-      expect.stringMatching(/one process only, has no backups \(copy \.data\/pglite .*no second instance can share it/),
+      expect.stringMatching(
+        /one process only, has no backups \(copy \.data\/pglite .*no second instance can share it/,
+      ),
     ]);
   });
 

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pino, type DestinationStream, type Logger } from 'pino';
+import pretty from 'pino-pretty';
 import { LoggerModule } from 'nestjs-pino';
 import type { Options } from 'pino-http';
 import type { AppConfig } from '../config/app-config';
@@ -88,6 +89,38 @@ export function serializeResponse(res: { statusCode: number | null; headers?: Re
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,100}$/;
 
 /**
+ * Where lines go when no stream is given: stdout as JSON (production, containers, log shippers),
+ * or, with LOG_FORMAT=pretty (the default under NODE_ENV=development), one short human line
+ * each: time, level, `[context] message` or `METHOD /path status duration`, coloured on a
+ * terminal. Written synchronously so that the demo's banner, printed last, stays last.
+ */
+function destinationOf(config: AppConfig, stream?: DestinationStream): DestinationStream[] {
+  const destination = stream ?? consoleDestination(config);
+  return destination ? [destination] : [];
+}
+
+function consoleDestination(config: AppConfig): DestinationStream | undefined {
+  if (config.logFormat !== 'pretty') return undefined;
+  return pretty({
+    sync: true,
+    colorize: Boolean(process.stdout.isTTY),
+    translateTime: 'SYS:HH:MM:ss',
+    singleLine: true,
+    hideObject: true,
+    ignore: 'pid,hostname',
+    messageFormat: (log) => {
+      const req = log.req as { method?: string; url?: string } | undefined;
+      const res = log.res as { statusCode?: number } | undefined;
+      if (req && res && typeof log.responseTime === 'number')
+        return `${req.method} ${req.url} ${res.statusCode} ${log.responseTime} ms`;
+      const context = typeof log.context === 'string' ? `[${log.context}] ` : '';
+      const err = log.err as { message?: string } | undefined;
+      return `${context}${String(log.msg ?? '')}${err?.message ? `: ${err.message}` : ''}`;
+    },
+  });
+}
+
+/**
  * The logger of the very first lines (the start-up mode and its warnings), written before the
  * application exists: the service's format, context and redaction, at `info` whatever LOG_LEVEL
  * says (one line at start is worth having), nothing when LOG_LEVEL=silent.
@@ -99,7 +132,7 @@ export function startupLogger(config: AppConfig, stream?: DestinationStream): Lo
       redact: { paths: REDACT_PATHS, censor: '[Redacted]' },
       hooks: { streamWrite: scrubLine },
     },
-    ...((stream ? [stream] : []) as []),
+    ...(destinationOf(config, stream) as []),
   );
   return root.child({ context: 'Startup' });
 }
@@ -113,9 +146,9 @@ let stdoutLogger: Logger | undefined;
  * would be lost; its flush() does not wait for a write in progress, its 'drain' event does.
  */
 export function flushLogs(timeoutMs = 1000): Promise<void> {
-  const stream = (stdoutLogger as unknown as Record<symbol, unknown> | undefined)?.[pino.symbols.streamSym] as
-    | { _writing?: boolean; once?: (event: 'drain', listener: () => void) => void }
-    | undefined;
+  const stream = (stdoutLogger as unknown as Record<symbol, unknown> | undefined)?.[
+    pino.symbols.streamSym
+  ] as { _writing?: boolean; once?: (event: 'drain', listener: () => void) => void } | undefined;
   return new Promise((resolve) => {
     if (!stream?._writing || typeof stream.once !== 'function') return resolve();
     const timer = setTimeout(resolve, timeoutMs);
@@ -133,7 +166,7 @@ export function loggerModule(config: AppConfig, stream?: DestinationStream) {
       redact: { paths: REDACT_PATHS, censor: '[Redacted]' },
       hooks: { streamWrite: scrubLine },
     },
-    ...((stream ? [stream] : []) as []),
+    ...(destinationOf(config, stream) as []),
   );
   if (!stream) stdoutLogger = root;
   deferRequestBindings(root);

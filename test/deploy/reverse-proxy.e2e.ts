@@ -20,7 +20,7 @@
  * openssl (.ci/run installs nginx-light). The Chromium test is skipped without /usr/bin/chromium.
  */
 import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -146,7 +146,12 @@ describeUnless(REASON, __filename)('nginx from the deploy guide in front of two 
     // This process's HTTPS clients trust the test CA too; verification stays on.
     tls.setDefaultCACertificates([...originalCAs, pki.caPem]);
     let httpsPort: number;
-    [httpsPort, httpPort, ports.A, ports.B] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+    [httpsPort, httpPort, ports.A, ports.B] = await Promise.all([
+      freePort(),
+      freePort(),
+      freePort(),
+      freePort(),
+    ]);
     publicUrl = `https://127.0.0.1:${httpsPort}`;
     db = await createTestDatabase({ autoMigrate: false });
     if (db.database.kind !== 'postgres') throw new Error('PostgreSQL expected');
@@ -175,7 +180,8 @@ describeUnless(REASON, __filename)('nginx from the deploy guide in front of two 
         },
       );
       person.id = /Added \S+ \(id ([^)]+)\)/.exec(added.stdout)?.[1];
-      if (added.status !== 0 || !person.id) throw new Error(`users:add failed: ${added.stdout}${added.stderr}`);
+      if (added.status !== 0 || !person.id)
+        throw new Error(`users:add failed: ${added.stdout}${added.stderr}`);
     }
 
     env = {
@@ -296,7 +302,11 @@ describeUnless(REASON, __filename)('nginx from the deploy guide in front of two 
       expect(c).toMatch(/;\s*Secure/i);
       expect(c).toMatch(/;\s*HttpOnly/i);
     }
-    const end = await b.go(new URL(signedIn.headers.get('location')!, signedIn.url).toString(), {}, isClientRedirect);
+    const end = await b.go(
+      new URL(signedIn.headers.get('location')!, signedIn.url).toString(),
+      {},
+      isClientRedirect,
+    );
     expect(isClientRedirect(end.url)).toBe(true);
   });
 
@@ -320,9 +330,7 @@ describeUnless(REASON, __filename)('nginx from the deploy guide in front of two 
     const statuses: number[] = [];
     for (let i = 0; i < 125; i += 5)
       statuses.push(
-        ...(await Promise.all(
-          [0, 1, 2, 3, 4].map((k) => visit('127.0.0.2', `198.51.100.${(i + k) % 250}`)),
-        )),
+        ...(await Promise.all([0, 1, 2, 3, 4].map((k) => visit('127.0.0.2', `198.51.100.${(i + k) % 250}`)))),
       );
     expect(statuses.filter((s) => s !== 429)).toHaveLength(120);
     expect(statuses.filter((s) => s === 429)).toHaveLength(5);
@@ -385,12 +393,22 @@ describeUnless(REASON, __filename)('nginx from the deploy guide in front of two 
     expect(new URL(end.url).searchParams.get('code')).toBeTruthy();
     expect(await stopped).toEqual({ code: null, signal: 'SIGTERM' });
     expect(Date.now() - t0).toBeGreaterThan(1000);
-    const rows = await query<{ outcome: string }>(
-      'SELECT a.outcome::text AS outcome FROM authorization_audit a JOIN login_transactions t ON t.id = a.transaction_id WHERE t.status = $1 ORDER BY a.created_at DESC LIMIT 1',
-      ['completed'],
+    const rows = await query<{ status: string; audited: number }>(
+      `SELECT t.status::text AS status,
+              (SELECT count(*)::int FROM authorization_audit a WHERE a.transaction_id = t.id AND a.outcome = 'success') AS audited
+         FROM login_transactions t WHERE t.external_auth_id_hash = $1`,
+      [createHash('sha256').update(ext).digest('hex')],
     );
-    expect(rows).toEqual([{ outcome: 'success' }]);
-    const shutdown = servers.A.lines.filter((l) => l.includes('"context":"Shutdown"')).map((l) => JSON.parse(l));
+    expect(rows).toEqual([{ status: 'completed', audited: 1 }]);
+    expect(
+      emulator
+        .completionCalls()
+        .filter((c) => c.externalAuthId === ext)
+        .map((c) => c.status),
+    ).toEqual([200]);
+    const shutdown = servers.A.lines
+      .filter((l) => l.includes('"context":"Shutdown"'))
+      .map((l) => JSON.parse(l));
     expect(shutdown[0]).toMatchObject({ signal: 'SIGTERM', inFlight: 1 });
     const restartedAt = Date.now() / 1000;
     await startInstance('A');
@@ -435,11 +453,12 @@ describeUnless(REASON, __filename)('nginx from the deploy guide in front of two 
         // (the bridge's cookies have Path=/auth: all of the context's, for this host)
         const cookies = (await context.cookies()).filter((c) => c.domain === '127.0.0.1');
         expect(cookies.length).toBeGreaterThanOrEqual(1);
-        for (const c of cookies) expect({ name: c.name, secure: c.secure, httpOnly: c.httpOnly }).toEqual({
-          name: c.name,
-          secure: true,
-          httpOnly: true,
-        });
+        for (const c of cookies)
+          expect({ name: c.name, secure: c.secure, httpOnly: c.httpOnly }).toEqual({
+            name: c.name,
+            secure: true,
+            httpOnly: true,
+          });
         // The sign-in's audit row: the address nginx saw, not the one the browser claimed.
         const rows = await query<{ ip: string; outcome: string }>(
           'SELECT ip, outcome::text AS outcome FROM authorization_audit WHERE legacy_user_id = $1 ORDER BY created_at DESC LIMIT 1',
@@ -547,11 +566,7 @@ describeUnless(REASON, __filename)('nginx from the deploy guide in front of two 
     };
     const completionsBefore = emulator.completionCalls().length;
     const logBefore = nginx.accessLog().length;
-    await Promise.all([
-      steps(),
-      ...tokens.map((_, i) => mcpLoop(i)),
-      ...lanes.map((who) => signInLoop(who)),
-    ]);
+    await Promise.all([steps(), ...tokens.map((_, i) => mcpLoop(i)), ...lanes.map((who) => signInLoop(who))]);
     const seconds = (Date.now() - startedAt) / 1000;
 
     // The sign-ins that were under way (begun, not finished) at each SIGTERM.
@@ -567,7 +582,10 @@ describeUnless(REASON, __filename)('nginx from the deploy guide in front of two 
       restarts,
       nginx: {
         requests: served.length,
-        byInstance: { A: served.filter((e) => answeredBy(e) === 'A').length, B: served.filter((e) => answeredBy(e) === 'B').length },
+        byInstance: {
+          A: served.filter((e) => answeredBy(e) === 'A').length,
+          B: served.filter((e) => answeredBy(e) === 'B').length,
+        },
         // A refused connection (a stopped instance) sent on to the other one: the request was never lost.
         sentOnToTheOtherInstance: served.filter((e) => e.upstream.includes(',')).length,
         status5xx: served.filter((e) => e.status >= 500).length,

@@ -47,12 +47,12 @@ const production = {
   LOG_LEVEL: 'warn', // the first line is written whatever the level
 };
 
-/** The JSON log line's message, or the line itself. */
+/** The message of a log line: JSON (`"msg"`), or a human line (`… [Startup] message`), or the line itself. */
 const message = (line: string): string => {
   try {
     return (JSON.parse(line) as { msg?: string }).msg ?? line;
   } catch {
-    return line;
+    return /\[Startup\] (.*)$/.exec(line)?.[1] ?? line;
   }
 };
 /** Node's own notice when `--env-file-if-exists` finds no file (on stderr, before any of ours). */
@@ -83,7 +83,9 @@ describe('the first line of the log names the mode', () => {
         'WORKOS_CLIENT_ID',
       ].sort(),
     );
-    expect(proc.text).toMatch(/DATABASE_URL: required in production .*ALLOW_EMBEDDED_DATABASE_IN_PRODUCTION=true/);
+    expect(proc.text).toMatch(
+      /DATABASE_URL: required in production .*ALLOW_EMBEDDED_DATABASE_IN_PRODUCTION=true/,
+    );
   });
 
   it('reports malformed variables and the rules between them together', async () => {
@@ -114,8 +116,16 @@ describe('the first line of the log names the mode', () => {
       expect(message(server.lines[0])).toBe(
         `connect-bridge starting in production mode (NODE_ENV=production, WorkOS API https://127.0.0.1:9, AuthKit https://127.0.0.1:9, embedded PGlite database in ${join(dir, 'production-pglite')}, public URL https://bridge.example.com)`,
       );
-      expect(JSON.parse(server.lines[0])).toMatchObject({ level: 30, context: 'Startup', mode: 'production' });
-      expect(JSON.parse(server.lines[1])).toMatchObject({ level: 40, context: 'Startup', mode: 'production' });
+      expect(JSON.parse(server.lines[0])).toMatchObject({
+        level: 30,
+        context: 'Startup',
+        mode: 'production',
+      });
+      expect(JSON.parse(server.lines[1])).toMatchObject({
+        level: 40,
+        context: 'Startup',
+        mode: 'production',
+      });
       expect(message(server.lines[1])).toMatch(
         /serves this one process only, has no backups .*no second instance can share it/,
       );
@@ -225,7 +235,8 @@ describe('.env files (the npm scripts: node --env-file-if-exists=.env)', () => {
         resource_name: 'from the process environment', // in both: the process wins
       });
       // NODE_ENV=test came from the file too (the demo says which NODE_ENV it runs with).
-      expect(message(server.lines[0])).toMatch(/^connect-bridge starting in demo mode: .*\(NODE_ENV=test,/);
+      const modeLine = await server.waitForLine(/connect-bridge starting in /, 10_000);
+      expect(message(modeLine)).toMatch(/^connect-bridge starting in demo mode: .*\(NODE_ENV=test,/);
     } finally {
       await server.stop();
     }
@@ -235,9 +246,10 @@ describe('.env files (the npm scripts: node --env-file-if-exists=.env)', () => {
     const root = deployment('without-dotenv');
     const server = await startProd(root, { NODE_ENV: 'development', PGLITE_DATA_DIR: 'memory://' });
     try {
-      const ours = server.lines.filter((l) => !NODE_NO_ENV_FILE.test(l));
+      const modeLine = await server.waitForLine(/connect-bridge starting in /, 10_000);
+      expect(message(modeLine)).toMatch(/^connect-bridge starting in demo mode: /);
+      expect(server.lines.filter((l) => !NODE_NO_ENV_FILE.test(l))[0]).toBe(modeLine);
       expect(server.lines.some((l) => NODE_NO_ENV_FILE.test(l))).toBe(true);
-      expect(message(ours[0])).toMatch(/^connect-bridge starting in demo mode: /);
     } finally {
       await server.stop();
     }
@@ -272,4 +284,6 @@ const SYSTEMD_ANALYZE = findExecutable('systemd-analyze');
   });
 });
 if (!SYSTEMD_ANALYZE)
-  process.stderr.write('skipped the systemd unit check of startup.e2e.ts: no systemd-analyze on this machine\n');
+  process.stderr.write(
+    'skipped the systemd unit check of startup.e2e.ts: no systemd-analyze on this machine\n',
+  );

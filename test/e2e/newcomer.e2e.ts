@@ -29,6 +29,8 @@ describe('npm start, as a newcomer sees it', () => {
     authkit: string;
     sdk: string;
   };
+  /** What the terminal showed when the banner had been printed. */
+  let startup: string[] = [];
 
   beforeAll(async () => {
     await ensureBuilt();
@@ -44,6 +46,9 @@ describe('npm start, as a newcomer sees it', () => {
     await withBuildLock(async () => {
       demo = spawnCaptured('npm', ['start'], { env, detached: true });
       await demo.waitForLine(/^Connect an SDK client/, 90_000);
+      await demo.waitForLine(/node dist\/src\/demo\/mcp-client\.js/, 5_000);
+      await new Promise((r) => setTimeout(r, 300));
+      startup = [...demo.lines];
     });
     const value = (label: RegExp) => {
       const line = demo.lines.find((l) => label.test(l));
@@ -75,6 +80,43 @@ describe('npm start, as a newcomer sees it', () => {
     expect(banner.authkit).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(demo.text).toContain('npx @modelcontextprotocol/inspector');
     expect(banner.sdk).toBe(`node dist/src/demo/mcp-client.js ${banner.mcp}`);
+  });
+
+  it('keeps the terminal quiet: human lines (no JSON), the banner last, no line per request', async () => {
+    const start = startup.findIndex((l) => l.startsWith('connect-bridge demo is ready'));
+    expect(start).toBeGreaterThan(-1);
+    const before = startup.slice(0, start).filter((l) => l.trim() !== '' && !l.startsWith('>'));
+    expect(before.filter((l) => l.trim().startsWith('{'))).toEqual([]);
+    // The first line the service writes names its mode.
+    expect(before.find((l) => /demo mode/i.test(l))).toBeDefined();
+    // Nothing after the banner's last line (the SDK-client command).
+    expect(
+      startup
+        .filter((l) => l.trim() !== '')
+        .at(-1)
+        ?.trim(),
+    ).toBe(banner.sdk);
+    // A browser's favicon request and a page view add no line.
+    const lines = demo.lines.length;
+    expect((await fetch(`${banner.home}favicon.ico`)).status).toBe(204);
+    expect((await fetch(banner.home)).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(demo.lines.slice(lines)).toEqual([]);
+  });
+
+  it('listens on loopback only (the demo signs anyone in)', async () => {
+    const { networkInterfaces } = await import('node:os');
+    const outside = Object.values(networkInterfaces())
+      .flat()
+      .find((a) => a && a.family === 'IPv4' && !a.internal);
+    if (!outside) return; // this machine has no other address to try
+    const answer = await fetch(`http://${outside.address}:${port}/healthz`, {
+      signal: AbortSignal.timeout(2000),
+    }).then(
+      (r) => r.status,
+      () => 'refused',
+    );
+    expect(answer).toBe('refused');
   });
 
   it('serves the home page and the health checks', async () => {

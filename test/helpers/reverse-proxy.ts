@@ -182,7 +182,8 @@ export async function startNginx(options: {
   const deadline = Date.now() + 15_000;
   while (!(await accepts(options.waitForPort))) {
     if (proc.child.exitCode !== null) throw new Error(`nginx exited:\n${proc.text}`);
-    if (Date.now() > deadline) throw new Error(`nginx did not listen on ${options.waitForPort}:\n${proc.text}`);
+    if (Date.now() > deadline)
+      throw new Error(`nginx did not listen on ${options.waitForPort}:\n${proc.text}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   return {
