@@ -28,7 +28,8 @@ export function renderPage({ title, body, wide }: PageOptions): string {
 <style>
 :root{color-scheme:light dark;font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;line-height:1.5}
 body{margin:0;display:flex;min-height:100vh;align-items:center;justify-content:center;background:Canvas;color:CanvasText}
-main{max-width:28rem;width:100%;padding:2rem;margin:1rem;border:1px solid color-mix(in srgb,CanvasText 20%,transparent);border-radius:12px}
+main{box-sizing:border-box;max-width:28rem;width:calc(100% - 2rem);padding:2rem;margin:1rem;border:1px solid color-mix(in srgb,CanvasText 20%,transparent);border-radius:12px;overflow-wrap:anywhere}
+@media (max-width:30rem){main{padding:1.25rem 1rem;margin:.5rem;width:calc(100% - 1rem)}}
 h1{font-size:1.4rem;margin:0 0 1rem}
 p{margin:.5rem 0 1rem}
 label{display:block;margin:.75rem 0 .25rem;font-weight:600}
@@ -38,8 +39,10 @@ button,.button{display:inline-block;margin-top:1rem;padding:.6rem 1.1rem;font-si
 .error{color:#b91c1c;background:color-mix(in srgb,#b91c1c 10%,transparent);padding:.5rem .75rem;border-radius:6px}
 code{font-size:.9em}
 main.wide{max-width:52rem}
+main *{min-width:0}
 pre{overflow-x:auto;padding:.75rem;border-radius:6px;background:color-mix(in srgb,CanvasText 6%,transparent)}
 svg{max-width:100%;height:auto}
+figure{margin:1rem 0}
 </style>
 </head>
 <body>

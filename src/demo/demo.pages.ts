@@ -64,7 +64,7 @@ function flowDiagram(): string {
     );
   }).join('');
   return (
-    `<svg viewBox="0 0 760 ${height}" width="760" height="${height}" role="img" ` +
+    `<svg class="flow-wide" viewBox="0 0 760 ${height}" width="760" height="${height}" role="img" ` +
     `aria-labelledby="flow-title" font-family="system-ui, sans-serif" font-size="13" fill="currentColor">` +
     `<title id="flow-title">Sequence diagram of the sign-in flow, described step by step below</title>` +
     `<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto">` +
@@ -72,6 +72,58 @@ function flowDiagram(): string {
     lanes +
     arrows +
     `</svg>`
+  );
+}
+
+/** Short lane names for the phone-width diagram. */
+const SHORT_LANES = ['Client', 'AuthKit', 'Bridge', 'Sign-in'] as const;
+
+/**
+ * The same flow for a phone (about 320 px): four narrow lanes, each step's words on a line of
+ * their own above its arrow, so the text keeps its size instead of shrinking with a wide drawing.
+ */
+function phoneFlowDiagram(): string {
+  const width = 320;
+  const laneX = (i: number) => 40 + i * 80;
+  const top = 40;
+  const rowH = 42;
+  const height = top + STEPS.length * rowH + 12;
+  const lanes = SHORT_LANES.map(
+    (name, i) =>
+      `<text x="${laneX(i)}" y="20" text-anchor="middle" font-weight="600">${escapeHtml(name)}</text>` +
+      `<line x1="${laneX(i)}" y1="28" x2="${laneX(i)}" y2="${height - 6}" stroke="currentColor" stroke-opacity=".35"/>`,
+  ).join('');
+  const arrows = STEPS.map(([from, to, label, answer], n) => {
+    const y = top + n * rowH + 26;
+    const x2 = laneX(to) + (to > from ? -6 : 6);
+    return (
+      `<text x="4" y="${y - 8}" font-size="12" paint-order="stroke" stroke="Canvas" stroke-width="5" ` +
+      `stroke-linejoin="round">${n + 1}. ${escapeHtml(label)}</text>` +
+      `<line x1="${laneX(from)}" y1="${y}" x2="${x2}" y2="${y}" stroke="currentColor" stroke-width="1.5"` +
+      `${answer ? ' stroke-dasharray="5 4"' : ''} marker-end="url(#arrow-phone)"/>`
+    );
+  }).join('');
+  return (
+    `<svg class="flow-phone" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img" ` +
+    `aria-labelledby="flow-phone-title" font-family="system-ui, sans-serif" font-size="13" fill="currentColor">` +
+    `<title id="flow-phone-title">Sequence diagram of the sign-in flow, described step by step below</title>` +
+    `<defs><marker id="arrow-phone" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto">` +
+    `<path d="M0,0 L10,5 L0,10 z" fill="currentColor"/></marker></defs>` +
+    lanes +
+    arrows +
+    `</svg>`
+  );
+}
+
+/**
+ * Both drawings; the page's width picks one (CSS), so a phone gets readable text rather than a
+ * wide picture shrunk to a third.
+ */
+function flowDiagrams(): string {
+  return (
+    `<style>.flow-phone{display:none}@media (max-width:36rem){.flow-wide{display:none}.flow-phone{display:block;margin:0 auto}}</style>` +
+    flowDiagram() +
+    phoneFlowDiagram()
   );
 }
 
@@ -159,7 +211,7 @@ prints a sign-in link, then the answer of <code>whoami</code>.</li>
 
 <h2>How it works</h2>
 <figure>
-${flowDiagram()}
+${flowDiagrams()}
 <figcaption>
 <ul>
 <li><strong>1–2</strong>: the MCP client calls <code>/mcp</code> without a token and gets <code>401</code> with the

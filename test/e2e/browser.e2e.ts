@@ -146,9 +146,49 @@ if (skipReason) test.skip(skipReason, () => {});
     const res = await page.goto(`${base}/`);
     expect(res?.status()).toBe(200);
     expect(await heading()).toBe('Welcome to the demo');
-    expect(await page.locator('svg[role="img"]').count()).toBe(1);
+    // One drawing shown at a time: the wide one here, the phone one at phone width.
+    expect(await page.locator('svg[role="img"]:visible').count()).toBe(1);
     expect(await page.getByRole('link', { name: 'Start the sign-in' }).count()).toBe(1);
     await check('01-home');
+  });
+
+  it('home page on a 320 px phone: no sideways scrolling, the diagram fits and its text stays readable', async () => {
+    await page.setViewportSize({ width: 320, height: 640 });
+    try {
+      await page.goto(`${base}/`);
+      const layout = await page.evaluate(() => {
+        type Box = { getBoundingClientRect(): { right: number; width: number; height: number } };
+        type El = Box & { querySelectorAll(selector: string): ArrayLike<Box> };
+        const doc = (
+          globalThis as unknown as {
+            document: {
+              documentElement: { scrollWidth: number };
+              querySelectorAll(s: string): ArrayLike<El>;
+            };
+          }
+        ).document;
+        const shown = Array.from(doc.querySelectorAll('svg[role="img"]')).filter(
+          (e) => e.getBoundingClientRect().width > 0,
+        );
+        const svg = shown[0];
+        const box = svg.getBoundingClientRect();
+        const texts = Array.from(svg.querySelectorAll('text')).map((t) => t.getBoundingClientRect().height);
+        return {
+          scrollWidth: doc.documentElement.scrollWidth,
+          svgRight: box.right,
+          smallestText: texts.length ? Math.min(...texts) : 0,
+          drawingsShown: shown.length,
+        };
+      });
+      expect(layout.scrollWidth).toBeLessThanOrEqual(320);
+      expect(layout.drawingsShown).toBe(1);
+      expect(layout.svgRight).toBeLessThanOrEqual(320);
+      // Rendered text at least 9 px tall: readable on a phone without zooming.
+      expect(layout.smallestText).toBeGreaterThanOrEqual(9);
+      await check('01b-home-phone');
+    } finally {
+      await page.setViewportSize({ width: 1000, height: 760 });
+    }
   });
 
   it('sign-in form, then a wrong password', async () => {
