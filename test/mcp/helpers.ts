@@ -46,7 +46,23 @@ export async function startBridge(
   );
   const app = await createApp(config, { logStream: logs });
   await app.listen(port, '127.0.0.1');
+  await keysFetched(url);
   return { app, url, mcpUrl: `${url}/mcp`, config, logs, close: () => app.close() };
+}
+
+/**
+ * Waits (up to 5 s) until the bridge holds AuthKit's keys, as a load balancer waits for /readyz:
+ * a request in the first instants after boot may otherwise meet the key fetch still in flight (or
+ * failed on a busy machine) and get an honest 503. Suites that test unready bridges just go on.
+ */
+async function keysFetched(url: string): Promise<void> {
+  const until = Date.now() + 5000;
+  while (Date.now() < until) {
+    const res = await fetch(`${url}/readyz`).catch(() => undefined);
+    const body = (await res?.json().catch(() => undefined)) as { checks?: Record<string, string> } | undefined;
+    if (body?.checks?.authkit_jwks === 'up') return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 export interface McpWorld {
