@@ -151,6 +151,7 @@ async function main(): Promise<void> {
         },
       });
       const bare = await startPeer('bare node:http + jose', 'bare');
+      const floor = await startPeer('bare node:http + jose, verified tokens remembered', 'floor');
       const sdk = await startPeer('v1 SDK peer', 'sdk');
       const candidate = settings.candidate
         ? await startBridge(
@@ -199,10 +200,11 @@ async function main(): Promise<void> {
             if (s !== 200 || !b.includes('ok')) throw new Error(`healthz: ${s} ${b}`);
           },
         },
-        mcp('bare node:http + jose (floor)', bare),
+        mcp('bare node:http + jose, verified tokens remembered (true floor)', floor),
+        mcp('bare node:http + jose (every call verified)', bare),
         mcp('v1 SDK peer (requireBearerAuth)', sdk),
-        mcp('bridge /mcp, LOG_LEVEL=info', infoLog, { connections: top }),
-        mcp('bridge /mcp, rechecks on (LEGACY_USER_URL, every 10 s)', rechecking, { connections: top }),
+        mcp('bridge /mcp, LOG_LEVEL=info', infoLog),
+        mcp('bridge /mcp, rechecks on (LEGACY_USER_URL, every 10 s)', rechecking),
         mcp('bridge /mcp, every token new (cache miss)', bridge, {
           rotateAuthorization: rotation,
           connections: top,
@@ -216,7 +218,7 @@ async function main(): Promise<void> {
         warmupSeconds(),
         log,
       );
-      for (const c of [bridge, infoLog, rechecking, bare, sdk, candidate]) await c?.stop();
+      for (const c of [bridge, infoLog, rechecking, floor, bare, sdk, candidate]) await c?.stop();
       log(`  the legacy user URL was asked ${userUrl.asked()} times during the run (rechecks on)`);
       await userUrl.close();
     }

@@ -38,7 +38,12 @@ const VERIFIED = 'bridge /mcp (verified)';
 const SKIPPED = 'bridge /mcp (verification skipped)';
 /** The /mcp row of the BENCH_CANDIDATE checkout's bridge. */
 export const candidateScenario = (label: string): string => `${label} bridge /mcp (verified)`;
-const BARE = 'bare node:http + jose (floor)';
+const BARE = 'bare node:http + jose (every call verified)';
+/** The true floor: a bare server that remembers a verified token by its string until `exp`. */
+const FLOOR = 'bare node:http + jose, verified tokens remembered (true floor)';
+/** The bridge with production defaults (LOG_LEVEL info). */
+const INFO = 'bridge /mcp, LOG_LEVEL=info';
+const RECHECKS = 'bridge /mcp, rechecks on (LEGACY_USER_URL, every 10 s)';
 const SDK = 'v1 SDK peer (requireBearerAuth)';
 /** "Within a few MB": the RSS growth allowed over the memory run. */
 const MEMORY_FLAT_MB = 5;
@@ -84,6 +89,30 @@ export function checkTargets(r: BenchResults): TargetCheck[] {
       measured: `${f2(v.p99)} ms${floor ? ` (bare floor: ${f2(floor.p99)} ms)` : ''}`,
       required: '< 10 ms',
       met: v.p99 < 10,
+    });
+  }
+  for (const c of [...new Set(r.http.map((h) => h.connections))].sort((a, b) => a - b)) {
+    const info = at(INFO, c);
+    const floor = at(FLOOR, c);
+    if (!info || !floor) continue;
+    const ratio = info.rps / floor.rps;
+    checks.push({
+      target: `verified tools/call with production defaults (LOG_LEVEL info) vs. the true floor at ${plural(c)}`,
+      measured: `${pct(ratio)} (${f0(info.rps)} vs ${f0(floor.rps)} req/s; p99 ${f2(info.p99)} vs ${f2(floor.p99)} ms; CPU ${f0(info.cpuUsPerRequest)} vs ${f0(floor.cpuUsPerRequest)} µs per call)`,
+      required: '≥ 50%',
+      met: ratio >= 0.5,
+    });
+  }
+  for (const c of [...new Set(r.http.map((h) => h.connections))].sort((a, b) => a - b)) {
+    const on = at(RECHECKS, c);
+    const off = at(VERIFIED, c);
+    if (!on || !off) continue;
+    const change = on.rps / off.rps - 1;
+    checks.push({
+      target: `throughput with rechecks on vs. off at ${plural(c)}`,
+      measured: `${change >= 0 ? '+' : ''}${pct(change)} (${f0(on.rps)} vs ${f0(off.rps)} req/s; p99 ${f2(on.p99)} vs ${f2(off.p99)} ms)`,
+      required: 'within the spread of rounds (±10%)',
+      met: Math.abs(change) <= 0.1,
     });
   }
   const signed = (x: number) => `${x >= 0 ? '+' : ''}${pct(x)}`;

@@ -3,12 +3,17 @@
 // tools/call whoami. Roughly the least any Node server can do for a verified call.
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
 
 export interface PeerOptions {
   issuer: string;
   audience: string;
   port?: number;
+  /**
+   * Remember a verified token by its exact string until its `exp` (the true floor of a verified
+   * call: what any server must do at the least, a string lookup per call once a token was seen).
+   */
+  cacheVerified?: boolean;
 }
 
 export interface RunningPeer {
@@ -27,18 +32,24 @@ function readBody(req: IncomingMessage): Promise<string> {
 
 export async function startBareNodePeer(options: PeerOptions): Promise<RunningPeer> {
   const jwks = createRemoteJWKSet(new URL(`${options.issuer}/oauth2/jwks`));
+  const verified = new Map<string, { payload: JWTPayload; until: number }>();
   const server: Server = createServer(async (req, res) => {
     try {
       const auth = req.headers.authorization ?? '';
       const token = auth.startsWith('Bearer ') ? auth.slice(7) : '';
-      let payload;
+      let payload: JWTPayload;
       try {
-        ({ payload } = await jwtVerify(token, jwks, {
-          algorithms: ['RS256'],
-          issuer: options.issuer,
-          audience: options.audience,
-          requiredClaims: ['exp', 'iat', 'sub'],
-        }));
+        const hit = options.cacheVerified ? verified.get(token) : undefined;
+        if (hit && hit.until > Date.now()) payload = hit.payload;
+        else {
+          ({ payload } = await jwtVerify(token, jwks, {
+            algorithms: ['RS256'],
+            issuer: options.issuer,
+            audience: options.audience,
+            requiredClaims: ['exp', 'iat', 'sub'],
+          }));
+          if (options.cacheVerified) verified.set(token, { payload, until: (payload.exp as number) * 1000 });
+        }
       } catch {
         res.writeHead(401, {
           'WWW-Authenticate': 'Bearer error="invalid_token"',

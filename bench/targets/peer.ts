@@ -4,12 +4,16 @@ import { startSdkPeer } from '../peers/sdk-peer';
 import { failStart, serveRpc } from '../lib/child';
 
 export interface PeerTargetOptions extends PeerOptions {
-  kind: 'bare' | 'sdk';
+  /** bare: verifies every call; floor: bare, remembering a verified token until exp; sdk: the v1 SDK peer. */
+  kind: 'bare' | 'floor' | 'sdk';
 }
 
 async function main(): Promise<void> {
   const options = JSON.parse(process.env.BENCH_TARGET ?? '{}') as PeerTargetOptions;
-  const peer = options.kind === 'sdk' ? await startSdkPeer(options) : await startBareNodePeer(options);
+  const peer =
+    options.kind === 'sdk'
+      ? await startSdkPeer(options)
+      : await startBareNodePeer({ ...options, cacheVerified: options.kind === 'floor' });
   serveRpc(
     {
       mem: () => process.memoryUsage(),
