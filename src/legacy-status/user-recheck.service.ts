@@ -10,7 +10,7 @@ import { LegacyUserClient } from './legacy-user-client';
 import { UserStatusStore } from './user-status.store';
 
 /** The `outcome` label of legacy_user_checks_total: a closed set. */
-type CheckOutcome = 'unchanged' | 'changed' | 'gone' | 'failed' | 'skipped_circuit_open';
+type CheckOutcome = 'unchanged' | 'changed' | 'gone' | 'unanswered' | 'skipped_circuit_open';
 
 /** How many users may be checked at once on one instance (the rest wait their turn). */
 const MAX_CONCURRENT_CHECKS = 4;
@@ -51,7 +51,7 @@ export class UserRecheckService implements OnModuleInit, OnModuleDestroy {
   ) {
     this.checks = new Counter({
       name: 'legacy_user_checks_total',
-      help: 'Rechecks of callers at LEGACY_USER_URL, by outcome (unchanged, changed, gone, failed, skipped_circuit_open)',
+      help: 'Rechecks of callers at LEGACY_USER_URL, by outcome (unchanged, changed, gone, unanswered: no usable answer, skipped_circuit_open)',
       labelNames: ['outcome'] as const,
       registers: [metrics.registry],
     });
@@ -105,7 +105,7 @@ export class UserRecheckService implements OnModuleInit, OnModuleDestroy {
     let outcome: CheckOutcome;
     if (lookup.kind === 'unknown') {
       // The claim stays for 30 s, which spaces the next try across instances.
-      outcome = this.client.health().open ? 'skipped_circuit_open' : 'failed';
+      outcome = this.client.health().open ? 'skipped_circuit_open' : 'unanswered';
       this.track(legacyUserId, Date.now() + 30_000);
       this.logger.warn(
         { reason: lookup.reason },

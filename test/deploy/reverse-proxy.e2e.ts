@@ -111,6 +111,16 @@ describeUnless(REASON, __filename)('nginx from the deploy guide in front of two 
     return (['A', 'B'] as const).find((n) => addressOf(n) === last);
   };
 
+  /** The access log's entries matching `match`, once there are `count` (nginx logs just after answering). */
+  const logged = async (match: (e: AccessLogEntry) => boolean, count = 1): Promise<AccessLogEntry[]> => {
+    const deadline = Date.now() + 5_000;
+    for (;;) {
+      const found = nginx.accessLog().filter(match);
+      if (found.length >= count || Date.now() > deadline) return found;
+      await sleep(20);
+    }
+  };
+
   const query = async <T>(sql: string, values: unknown[] = []): Promise<T[]> => {
     const client = new Client({ connectionString: databaseUrl });
     await client.connect();
@@ -349,8 +359,8 @@ describeUnless(REASON, __filename)('nginx from the deploy guide in front of two 
     const b = new Browser();
     const form = await b.go(clientAuthorize(emulator.url, { resource: `${publicUrl}/mcp` }).url);
     expect(form.status).toBe(200);
-    const began = nginx.accessLog().find((e) => e.id === form.headers.get('x-request-id'));
-    const first = answeredBy(began!)!;
+    const [began] = await logged((e) => e.id === form.headers.get('x-request-id'));
+    const first = answeredBy(began)!;
     const other: Name = first === 'A' ? 'B' : 'A';
     expect(await servers[first].stop()).toEqual({ code: null, signal: 'SIGTERM' });
     const stoppedAt = Date.now() / 1000;
@@ -358,9 +368,9 @@ describeUnless(REASON, __filename)('nginx from the deploy guide in front of two 
       const end = await b.submit(form, '/auth/login/local', credentials(alice), isClientRedirect);
       expect(isClientRedirect(end.url)).toBe(true);
       expect(new URL(end.url).searchParams.get('code')).toBeTruthy();
-      const finished = nginx
-        .accessLog()
-        .filter((e) => e.msec >= stoppedAt && e.uri === '/auth/login/local' && e.method === 'POST');
+      const finished = await logged(
+        (e) => e.msec >= stoppedAt && e.uri === '/auth/login/local' && e.method === 'POST',
+      );
       expect(finished.map(answeredBy)).toEqual([other]);
       expect(finished[0].status).toBeLessThan(400);
     } finally {
@@ -573,6 +583,7 @@ describeUnless(REASON, __filename)('nginx from the deploy guide in front of two 
     restarts.forEach((r, i) => {
       r.signInsUnderWay = signInSpans.filter(([from, to]) => from <= sigterms[i] && to >= sigterms[i]).length;
     });
+    await sleep(300); // nginx writes each log line just after its answer
     const served = nginx.accessLog().slice(logBefore);
     const completions = emulator.completionCalls().slice(completionsBefore);
     const report = {

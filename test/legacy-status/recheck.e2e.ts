@@ -160,10 +160,10 @@ it('while the user URL does not answer, calls keep working on the last answer; /
   await within(RECHECK_SECONDS + 5, async () => {
     const me = await whoami(bea.client);
     expect(me.roles).toEqual([]);
-    const failed = (await scrape(h.url, 'legacy_user_checks_total')).find(
-      (s) => s.labels.outcome === 'failed',
+    const unanswered = (await scrape(h.url, 'legacy_user_checks_total')).find(
+      (s) => s.labels.outcome === 'unanswered',
     );
-    return (failed?.value ?? 0) >= 1;
+    return (unanswered?.value ?? 0) >= 1;
   });
   expect((await whoami(bea.client)).legacy_user_id).toBe(bea.id);
   const ready = await fetch(`${h.url}/readyz`);
