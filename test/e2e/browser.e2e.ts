@@ -229,6 +229,10 @@ if (skipReason) test.skip(skipReason, () => {});
     expect(await heading()).toBe('Signed in: the MCP server knows you');
     expect(await page.locator('pre').first().innerText()).toContain('"email": "demo@example.com"');
     expect(await page.locator('pre').nth(1).innerText()).toContain('"tenant": "globex"');
+    // The workspace chosen on the consent page is the one the MCP server's whoami reports.
+    expect(await page.locator('pre').first().innerText()).toMatch(
+      /"tenant": \{\s*"id": "globex",\s*"name": "Globex"/,
+    );
     expect(await page.getByRole('link', { name: '/account/connections' }).count()).toBe(1);
     await check('04-signed-in');
   });
@@ -255,6 +259,15 @@ if (skipReason) test.skip(skipReason, () => {});
     expect(res?.status()).toBe(400);
     expect(await page.locator('body').innerText()).toMatch(/start the connection again/i);
     await check('06-error');
+  });
+
+  it('a made-up external_auth_id: after "Continue as", a page that says the link is not valid or has expired', async () => {
+    await page.goto(`${base}/auth/login?external_auth_id=ext_auth_01MADEUPMADEUPMADEUPMADE`);
+    await page.getByRole('button', { name: /^Continue as / }).click();
+    await page.waitForLoadState();
+    expect(await heading()).toBe('This sign-in link is not valid or has expired');
+    expect(await page.locator('body').innerText()).toMatch(/start the connection again/i);
+    await check('06b-link-not-valid');
   });
 
   it('the page for people connecting clients (/docs/mcp)', async () => {
