@@ -236,7 +236,7 @@ see the user of your app.</li>
 <li>${link(`${info.authkitUrl}/.well-known/oauth-authorization-server`, 'AuthKit (emulator) metadata')}</li>
 <li>${link('/readyz', 'Readiness')}, ${link('/healthz', 'liveness')}, ${link('/metrics', 'Prometheus metrics')}</li>
 </ul>
-<p>To run it for real, see “Deploy with WorkOS” in the README.</p>`,
+<p>To run it for real, see the deploy guide, <code>docs/deploy.md</code> in the repository.</p>`,
   });
 }
 
