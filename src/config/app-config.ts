@@ -23,6 +23,8 @@ export interface AppConfig {
   logLevel: NonNullable<RawEnv['LOG_LEVEL']>;
   /** LOG_FORMAT, else `pretty` (short human lines) under NODE_ENV=development and `json` otherwise. */
   logFormat: 'json' | 'pretty';
+  /** The share of successful /mcp calls that get an access line (exact counts: /metrics). */
+  logSampleMcpSuccess: number;
   shutdownTimeoutMs: number;
   database: ({ kind: 'pglite'; dataDir: string } | { kind: 'postgres'; url: string }) & {
     autoMigrate: boolean;
@@ -321,6 +323,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     rateLimitIpv6Prefix: e.RATE_LIMIT_IPV6_PREFIX,
     logLevel: e.LOG_LEVEL ?? (demo ? 'warn' : 'info'),
     logFormat: e.LOG_FORMAT ?? (e.NODE_ENV === 'development' ? 'pretty' : 'json'),
+    logSampleMcpSuccess: e.LOG_SAMPLE_MCP_SUCCESS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     database: e.DATABASE_URL
       ? { kind: 'postgres', url: e.DATABASE_URL, autoMigrate: e.DATABASE_AUTO_MIGRATE ?? false }

@@ -259,6 +259,11 @@ export const envSchema = z.object({
   TRUST_PROXY: optional(z.string()).default('false'),
   LOG_LEVEL: optional(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])),
   LOG_FORMAT: optional(z.enum(['json', 'pretty'])),
+  LOG_SAMPLE_MCP_SUCCESS: optional(
+    z.coerce
+      .number({ error: 'must be a number from 0 to 1' })
+      .refine((n) => n >= 0 && n <= 1, { message: 'must be a number from 0 to 1' }),
+  ).default(1),
   SHUTDOWN_TIMEOUT_MS: optional(z.coerce.number().int().min(0).max(120000)).default(10000),
 });
 
@@ -338,5 +343,6 @@ export const ENV_EXAMPLES = {
   TRUST_PROXY: 'loopback',
   LOG_LEVEL: 'info',
   LOG_FORMAT: 'json',
+  LOG_SAMPLE_MCP_SUCCESS: '0.1',
   SHUTDOWN_TIMEOUT_MS: '10000',
 } satisfies Record<keyof typeof envSchema.shape, string>;

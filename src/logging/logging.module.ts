@@ -88,6 +88,36 @@ export function serializeResponse(res: { statusCode: number | null; headers?: Re
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,100}$/;
 
+/** The route pattern a request matched (`/admin/grants/:id`), else its path with query values masked. */
+function routeOf(req: IncomingMessage): string {
+  const r = req as IncomingMessage & { route?: { path?: unknown }; baseUrl?: string; originalUrl?: string };
+  const path = r.route?.path;
+  if (typeof path === 'string' && !path.includes('*')) return `${r.baseUrl ?? ''}${path}`;
+  return redactUrl((r.originalUrl ?? req.url ?? '').split('?')[0]) ?? '';
+}
+
+/** The fields of the access line. Never a header, a cookie or a query value. */
+export function accessFields(
+  req: IncomingMessage,
+  res: ServerResponse,
+  responseTime: number,
+): Record<string, unknown> {
+  const clientId = (res as ServerResponse & { locals?: { clientId?: unknown } }).locals?.clientId;
+  const location = res.getHeader('location');
+  return {
+    method: req.method,
+    route: routeOf(req),
+    status: res.statusCode,
+    ms: responseTime,
+    ...(typeof clientId === 'string' && { clientId }),
+    ...(typeof location === 'string' && { location: redactUrl(location) }),
+  };
+}
+
+function accessLine(req: IncomingMessage, res: ServerResponse, responseTime: number): string {
+  return `${req.method} ${routeOf(req)} ${res.statusCode} ${responseTime}ms`;
+}
+
 /**
  * Where lines go when no stream is given: stdout as JSON (production, containers, log shippers),
  * or, with LOG_FORMAT=pretty (the default under NODE_ENV=development), one short human line
@@ -109,10 +139,6 @@ function consoleDestination(config: AppConfig): DestinationStream | undefined {
     hideObject: true,
     ignore: 'pid,hostname',
     messageFormat: (log) => {
-      const req = log.req as { method?: string; url?: string } | undefined;
-      const res = log.res as { statusCode?: number } | undefined;
-      if (req && res && typeof log.responseTime === 'number')
-        return `${req.method} ${req.url} ${res.statusCode} ${log.responseTime} ms`;
       const context = typeof log.context === 'string' ? `[${log.context}] ` : '';
       const err = log.err as { message?: string } | undefined;
       return `${context}${String(log.msg ?? '')}${err?.message ? `: ${err.message}` : ''}`;
@@ -179,24 +205,33 @@ export function loggerModule(config: AppConfig, stream?: DestinationStream) {
         res.setHeader('X-Request-Id', id);
         return id;
       },
-      serializers: {
-        req: (req: {
-          id: unknown;
-          method: string;
-          url: string;
-          headers: Record<string, unknown>;
-          remoteAddress?: string;
-        }) => ({
-          id: req.id,
-          method: req.method,
-          url: redactUrl(req.url),
-          userAgent: req.headers['user-agent'],
-          remoteAddress: req.remoteAddress,
-        }),
-        res: serializeResponse,
+      // One short line per request: the request's own lines carry only its id (reqId); the
+      // access line says method, route pattern, status, duration and the MCP client where known.
+      quietReqLogger: true,
+      quietResLogger: true,
+      customSuccessObject: (req: IncomingMessage, res: ServerResponse, val: { responseTime: number }) =>
+        accessFields(req, res, val.responseTime),
+      customErrorObject: (
+        req: IncomingMessage,
+        res: ServerResponse,
+        err: Error,
+        val: { responseTime: number },
+      ) => ({
+        ...accessFields(req, res, val.responseTime),
+        err,
+      }),
+      customSuccessMessage: (req: IncomingMessage, res: ServerResponse, responseTime: number) =>
+        accessLine(req, res, responseTime),
+      customErrorMessage: (req: IncomingMessage, res: ServerResponse) =>
+        `${req.method} ${routeOf(req)} ${res.statusCode}`,
+      customLogLevel: (req: IncomingMessage, res: ServerResponse, err: Error | undefined) => {
+        if (err || res.statusCode >= 500) return 'error';
+        if (res.statusCode >= 400) return 'warn';
+        // Successful /mcp calls may be sampled (LOG_SAMPLE_MCP_SUCCESS); /metrics keeps exact counts.
+        const sample = config.logSampleMcpSuccess;
+        if (sample < 1 && routeOf(req) === '/mcp' && Math.random() >= sample) return 'silent';
+        return 'info';
       },
-      customLogLevel: (_req: IncomingMessage, res: ServerResponse, err: Error | undefined) =>
-        err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
       autoLogging: { ignore: (req: IncomingMessage) => req.url === '/healthz' || req.url === '/metrics' },
     } satisfies Options,
   });

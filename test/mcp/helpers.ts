@@ -59,7 +59,8 @@ async function keysFetched(url: string): Promise<void> {
   const until = Date.now() + 5000;
   while (Date.now() < until) {
     const res = await fetch(`${url}/readyz`).catch(() => undefined);
-    const body = (await res?.json().catch(() => undefined)) as { checks?: Record<string, string> } | undefined;
+    const body = (await res?.json().catch(() => undefined)) as
+      { checks?: Record<string, string> } | undefined;
     if (body?.checks?.authkit_jwks === 'up') return;
     await new Promise((r) => setTimeout(r, 50));
   }

@@ -468,7 +468,8 @@ describe('sign-in limits under attack (lockout, address rotation, floods)', () =
     const end = await attempt(owner, await formIn(owner), alice.password);
     expect(h.isClientRedirect(end.url)).toBe(true);
     // The capture did see this suite's sign-ins (so the two lines below can fail).
-    expect(logs.text).toMatch(/"url":"\/auth\/login\/local".*"msg":"login completed"/);
+    expect(logs.text).toMatch(/"context":"Login".*"msg":"login completed"/);
+    expect(logs.text).toContain('"route":"/auth/login/local","status":303');
     expect(logs.text).not.toContain(device);
     expect(logs.text).not.toContain(decodeURIComponent(device));
   });

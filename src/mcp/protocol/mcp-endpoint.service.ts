@@ -120,6 +120,8 @@ export class McpEndpointService implements OnModuleDestroy {
       } catch (err) {
         return this.refuse(res, err, req.body);
       }
+      // For the access-log line (src/logging): which MCP client made this call.
+      if (caller.clientId) res.locals.clientId = caller.clientId;
       const unreadable = bodyErrorAnswer(req);
       if (unreadable) return send(res, unreadable.status, jsonRpcError(unreadable.code, unreadable.message));
       if (method === 'POST') {
