@@ -100,14 +100,14 @@ export class RateLimiterService {
         reset_at = CASE WHEN rate_limit_counters.reset_at <= (now() AT TIME ZONE 'UTC')::timestamp(3) THEN EXCLUDED.reset_at
                         ELSE rate_limit_counters.reset_at END
       RETURNING count,
-        CEIL(EXTRACT(EPOCH FROM (reset_at - (now() AT TIME ZONE 'UTC')::timestamp(3))))::int AS retry_after`;
+        CEIL(EXTRACT(EPOCH FROM (reset_at - (now() AT TIME ZONE 'UTC')::timestamp(3))) - 0.001)::int AS retry_after`;
     return { count: Number(rows[0].count), retryAfterSeconds: Math.max(1, Number(rows[0].retry_after)) };
   }
 
   /** The count in the current window without adding to it. */
   async peek(key: string): Promise<RateLimitState> {
     const rows = await this.prisma.$queryRaw<Array<{ count: number; retry_after: number }>>`
-      SELECT count, CEIL(EXTRACT(EPOCH FROM (reset_at - (now() AT TIME ZONE 'UTC')::timestamp(3))))::int AS retry_after
+      SELECT count, CEIL(EXTRACT(EPOCH FROM (reset_at - (now() AT TIME ZONE 'UTC')::timestamp(3))) - 0.001)::int AS retry_after
       FROM rate_limit_counters WHERE key = ${key} AND reset_at > (now() AT TIME ZONE 'UTC')::timestamp(3)`;
     return rows.length
       ? { count: Number(rows[0].count), retryAfterSeconds: Math.max(1, Number(rows[0].retry_after)) }

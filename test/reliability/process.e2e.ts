@@ -226,8 +226,8 @@ describe('no secret in any log line of a full run', () => {
       const text = server.text;
       // the run was logged (so the search below is not vacuous) …
       expect(text).toContain('login completed');
-      expect(text).toMatch(/"url":"\/mcp"/);
-      expect(text).toMatch(/"statusCode":401/);
+      expect(text).toMatch(/"route":"\/mcp","status":200/);
+      expect(text).toMatch(/"status":401/);
       // … and no secret is in it
       const found = Object.entries(secrets).filter(([, value]) => value && text.includes(value));
       expect(found.map(([name]) => name)).toEqual([]);
