@@ -11,8 +11,10 @@ export interface LegacyUserUrl {
 }
 
 /**
- * A legacy app's user endpoint for the bench: every user is active with one role and one tenant.
- * Counts what it is asked, so the run can say how many rechecks happened under load.
+ * A legacy app's user endpoint for the bench: every user is active, with the roles and tenants the
+ * bench user signed in with (none), so a recheck finds nothing changed (the common case) and the
+ * checked whoami answer stays the same. Counts what it is asked, so the run can say how many
+ * rechecks happened under load.
  */
 export async function startLegacyUserUrl(token: string): Promise<LegacyUserUrl> {
   let asked = 0;
@@ -22,9 +24,7 @@ export async function startLegacyUserUrl(token: string): Promise<LegacyUserUrl> 
     const id = decodeURIComponent((req.url ?? '').split('/').pop() ?? '');
     res
       .writeHead(200, { 'Content-Type': 'application/json' })
-      .end(
-        JSON.stringify({ id, active: true, roles: ['reader'], tenants: [{ id: 'bench', name: 'Bench' }] }),
-      );
+      .end(JSON.stringify({ id, active: true, roles: [], tenants: [] }));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
