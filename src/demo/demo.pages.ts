@@ -37,37 +37,47 @@ const STEPS: Array<[Lane, Lane, string, boolean?]> = [
   [2, 0, 'tools/call whoami → the user', true],
 ];
 
+/** One drawing of the flow: its size, lanes, and where each step's words go. */
+interface Drawing {
+  id: string;
+  width: number;
+  lanes: readonly string[];
+  laneX: (lane: number) => number;
+  rowH: number;
+  /** The words of step `n` (going from lane `from` to lane `to`) on the row at `y`: where, and aligned how. */
+  label: (from: Lane, to: Lane) => { x: number; anchor: 'start' | 'middle'; above: number };
+}
+
 /**
  * The flow as an SVG sequence diagram, inline (no external assets, no script). It takes the page's
  * text colour (currentColor), so it reads in light and dark mode; the list after it says the same.
  */
-function flowDiagram(): string {
-  const laneX = (i: number) => 95 + i * 190;
-  const top = 46;
-  const rowH = 34;
-  const height = top + STEPS.length * rowH + 20;
-  const lanes = LANES.map(
-    (name, i) =>
-      `<text x="${laneX(i)}" y="24" text-anchor="middle" font-weight="600">${escapeHtml(name)}</text>` +
-      `<line x1="${laneX(i)}" y1="34" x2="${laneX(i)}" y2="${height - 8}" stroke="currentColor" stroke-opacity=".35"/>`,
-  ).join('');
+function sequenceDiagram(d: Drawing): string {
+  const top = 44;
+  const height = top + STEPS.length * d.rowH + 14;
+  const lanes = d.lanes
+    .map(
+      (name, i) =>
+        `<text x="${d.laneX(i)}" y="22" text-anchor="middle" font-weight="600">${escapeHtml(name)}</text>` +
+        `<line x1="${d.laneX(i)}" y1="32" x2="${d.laneX(i)}" y2="${height - 6}" stroke="currentColor" stroke-opacity=".35"/>`,
+    )
+    .join('');
   const arrows = STEPS.map(([from, to, label, answer], n) => {
-    const y = top + n * rowH + 18;
-    const x1 = laneX(from);
-    const x2 = laneX(to) + (to > from ? -6 : 6);
-    const mid = (laneX(from) + laneX(to)) / 2;
+    const y = top + (n + 1) * d.rowH - 10;
+    const words = d.label(from, to);
+    const x2 = d.laneX(to) + (to > from ? -6 : 6);
     return (
-      `<text x="${mid}" y="${y - 6}" text-anchor="middle" font-size="12" paint-order="stroke" ` +
+      `<text x="${words.x}" y="${y - words.above}" text-anchor="${words.anchor}" font-size="12" paint-order="stroke" ` +
       `stroke="Canvas" stroke-width="5" stroke-linejoin="round">${n + 1}. ${escapeHtml(label)}</text>` +
-      `<line x1="${x1}" y1="${y}" x2="${x2}" y2="${y}" stroke="currentColor" stroke-width="1.5"` +
-      `${answer ? ' stroke-dasharray="5 4"' : ''} marker-end="url(#arrow)"/>`
+      `<line x1="${d.laneX(from)}" y1="${y}" x2="${x2}" y2="${y}" stroke="currentColor" stroke-width="1.5"` +
+      `${answer ? ' stroke-dasharray="5 4"' : ''} marker-end="url(#arrow-${d.id})"/>`
     );
   }).join('');
   return (
-    `<svg class="flow-wide" viewBox="0 0 760 ${height}" width="760" height="${height}" role="img" ` +
-    `aria-labelledby="flow-title" font-family="system-ui, sans-serif" font-size="13" fill="currentColor">` +
-    `<title id="flow-title">Sequence diagram of the sign-in flow, described step by step below</title>` +
-    `<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto">` +
+    `<svg class="flow-${d.id}" viewBox="0 0 ${d.width} ${height}" width="${d.width}" height="${height}" role="img" ` +
+    `aria-labelledby="flow-${d.id}-title" font-family="system-ui, sans-serif" font-size="13" fill="currentColor">` +
+    `<title id="flow-${d.id}-title">Sequence diagram of the sign-in flow, described step by step below</title>` +
+    `<defs><marker id="arrow-${d.id}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto">` +
     `<path d="M0,0 L10,5 L0,10 z" fill="currentColor"/></marker></defs>` +
     lanes +
     arrows +
@@ -75,45 +85,28 @@ function flowDiagram(): string {
   );
 }
 
-/** Short lane names for the phone-width diagram. */
-const SHORT_LANES = ['Client', 'AuthKit', 'Bridge', 'Sign-in'] as const;
+/** Wide: the words of each step centred between its two lanes. */
+const WIDE: Drawing = {
+  id: 'wide',
+  width: 760,
+  lanes: LANES,
+  laneX: (i) => 95 + i * 190,
+  rowH: 34,
+  label: (from, to) => ({ x: (95 + from * 190 + 95 + to * 190) / 2, anchor: 'middle', above: 6 }),
+};
 
 /**
- * The same flow for a phone (about 320 px): four narrow lanes, each step's words on a line of
- * their own above its arrow, so the text keeps its size instead of shrinking with a wide drawing.
+ * A phone (about 320 px): four narrow lanes, each step's words on a line of their own above its
+ * arrow, so the text keeps its size instead of shrinking with a wide drawing.
  */
-function phoneFlowDiagram(): string {
-  const width = 320;
-  const laneX = (i: number) => 40 + i * 80;
-  const top = 40;
-  const rowH = 42;
-  const height = top + STEPS.length * rowH + 12;
-  const lanes = SHORT_LANES.map(
-    (name, i) =>
-      `<text x="${laneX(i)}" y="20" text-anchor="middle" font-weight="600">${escapeHtml(name)}</text>` +
-      `<line x1="${laneX(i)}" y1="28" x2="${laneX(i)}" y2="${height - 6}" stroke="currentColor" stroke-opacity=".35"/>`,
-  ).join('');
-  const arrows = STEPS.map(([from, to, label, answer], n) => {
-    const y = top + n * rowH + 26;
-    const x2 = laneX(to) + (to > from ? -6 : 6);
-    return (
-      `<text x="4" y="${y - 8}" font-size="12" paint-order="stroke" stroke="Canvas" stroke-width="5" ` +
-      `stroke-linejoin="round">${n + 1}. ${escapeHtml(label)}</text>` +
-      `<line x1="${laneX(from)}" y1="${y}" x2="${x2}" y2="${y}" stroke="currentColor" stroke-width="1.5"` +
-      `${answer ? ' stroke-dasharray="5 4"' : ''} marker-end="url(#arrow-phone)"/>`
-    );
-  }).join('');
-  return (
-    `<svg class="flow-phone" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img" ` +
-    `aria-labelledby="flow-phone-title" font-family="system-ui, sans-serif" font-size="13" fill="currentColor">` +
-    `<title id="flow-phone-title">Sequence diagram of the sign-in flow, described step by step below</title>` +
-    `<defs><marker id="arrow-phone" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto">` +
-    `<path d="M0,0 L10,5 L0,10 z" fill="currentColor"/></marker></defs>` +
-    lanes +
-    arrows +
-    `</svg>`
-  );
-}
+const PHONE: Drawing = {
+  id: 'phone',
+  width: 320,
+  lanes: ['Client', 'AuthKit', 'Bridge', 'Sign-in'],
+  laneX: (i) => 40 + i * 80,
+  rowH: 42,
+  label: () => ({ x: 4, anchor: 'start', above: 8 }),
+};
 
 /**
  * Both drawings; the page's width picks one (CSS), so a phone gets readable text rather than a
@@ -122,8 +115,8 @@ function phoneFlowDiagram(): string {
 function flowDiagrams(): string {
   return (
     `<style>.flow-phone{display:none}@media (max-width:36rem){.flow-wide{display:none}.flow-phone{display:block;margin:0 auto}}</style>` +
-    flowDiagram() +
-    phoneFlowDiagram()
+    sequenceDiagram(WIDE) +
+    sequenceDiagram(PHONE)
   );
 }
 

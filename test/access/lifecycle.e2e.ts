@@ -16,6 +16,7 @@ import { BrowserOAuthProvider, connectClient, whoami, type McpClient } from '../
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
 import { describeUnless, NEEDS_POSTGRES } from '../helpers/skip';
 import { freePort } from '../helpers/ports';
+import { whoamiCall } from '../helpers/whoami-call';
 import { scrape, startHarness, type Harness } from '../login/harness';
 
 const ADMIN_TOKEN = randomBytes(32).toString('base64url');
@@ -36,19 +37,7 @@ let port = 0;
 let db: TestDatabase;
 
 /** One MCP request with a bearer token: the status and the challenge. */
-async function call(token: string, base = h.url): Promise<{ status: number; challenge: string }> {
-  const res = await fetch(`${base}/mcp`, {
-    method: 'POST',
-    headers: {
-      Authorization: `Bearer ${token}`,
-      'Content-Type': 'application/json',
-      Accept: 'application/json, text/event-stream',
-    },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'whoami' } }),
-  });
-  await res.arrayBuffer();
-  return { status: res.status, challenge: res.headers.get('www-authenticate') ?? '' };
-}
+const call = (token: string, base = h.url) => whoamiCall(`${base}/mcp`, token);
 
 /** Polls until `token` is refused as revoked; resolves how long that took (ms). */
 async function refusedWithin(token: string, limitMs: number, base = h.url): Promise<number> {

@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { LocalUsersService } from '../../src/legacy-session/local-users.service';
 import { BrowserOAuthProvider, connectClient, whoami, type McpClient } from '../e2e/mcp-flow';
+import { whoamiCall } from '../helpers/whoami-call';
 import { scrape, startHarness, type Harness } from '../login/harness';
 
 const RECHECK_SECONDS = 10;
@@ -37,19 +38,7 @@ async function signIn(email: string, password: string) {
   return { client, provider };
 }
 
-async function call(token: string): Promise<number> {
-  const res = await fetch(mcpUrl, {
-    method: 'POST',
-    headers: {
-      Authorization: `Bearer ${token}`,
-      'Content-Type': 'application/json',
-      Accept: 'application/json, text/event-stream',
-    },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'whoami' } }),
-  });
-  await res.arrayBuffer();
-  return res.status;
-}
+const call = async (token: string): Promise<number> => (await whoamiCall(mcpUrl, token)).status;
 
 /** Calls `probe` every 250 ms until it answers true; resolves the seconds it took (throws after `limit`). */
 async function within(limitSeconds: number, probe: () => Promise<boolean>): Promise<number> {
