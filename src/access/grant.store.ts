@@ -277,7 +277,8 @@ function audit(
   };
 }
 
-async function notify(tx: Prisma.TransactionClient, seq: bigint): Promise<void> {
+/** Announces news row `seq` to every listening instance (delivered at commit). */
+export async function notify(tx: Prisma.TransactionClient, seq: bigint): Promise<void> {
   // Delivered at commit; PGlite accepts it too (with no listener elsewhere to hear it).
   await tx.$executeRawUnsafe(`SELECT pg_notify('${REVOCATION_CHANNEL}', $1)`, String(seq));
 }

@@ -1,5 +1,5 @@
 import { Prisma, type PrismaClient } from '../generated/prisma/client';
-import { REVOCATION_CHANNEL } from '../access/grant.store';
+import { notify } from '../access/grant.store';
 import { rolesFrom, tenantsFrom, type LegacyTenant } from '../legacy-session/legacy-user';
 
 /** What the legacy app says about a user now (LEGACY_USER_URL, or the local user table). */
@@ -85,7 +85,7 @@ export class UserStatusStore {
           data: { kind: 'identity', legacyUserId },
           select: { seq: true },
         });
-        await tx.$executeRawUnsafe(`SELECT pg_notify('${REVOCATION_CHANNEL}', $1)`, String(event.seq));
+        await notify(tx, event.seq);
       }
       return { changed, deactivated: before.active && !answer.active };
     });
