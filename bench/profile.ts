@@ -1,20 +1,15 @@
 // `node dist-bench/bench/profile.js` (after `tsc -p tsconfig.bench.json`): CPU profile of the bridge
 // answering verified tools/call whoami at 100 connections, summarised by package and function.
 //   PROFILE_TARGET=mcp|healthz   PROFILE_SECONDS=10   PROFILE_CONNECTIONS=100
+//   PROFILE_COMPARE=1 (first the bridge and the true floor unprofiled, same load)   PROFILE_LOG_LEVEL=info   PROFILE_LOG_FORMAT=json (the bench bridge runs NODE_ENV=development: pretty at info)
+import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startChild, type Child } from './lib/child';
-import {
-  AUDIENCE,
-  CLIENT_ID,
-  CLIENT_REDIRECT,
-  WHOAMI_CALL,
-  bridgeEnv,
-  freePort,
-  mcpHeaders,
-} from './lib/env';
+import { AUDIENCE, WHOAMI_CALL, bridgeEnv, freePort, mcpHeaders } from './lib/env';
+import type { PeerTargetOptions } from './targets/peer';
 import { runLoad } from './lib/load';
-import type { Emulator } from './scenarios/login';
+import { startWorld } from './lib/world';
 
 interface ProfileNode {
   id: number;
@@ -63,6 +58,12 @@ function packageOf(url: string, fn: string): string {
   return url;
 }
 
+/** User and system CPU time of a process so far, in milliseconds (/proc; clock ticks of 10 ms). */
+function userSystemMs(pid: number): { user: number; system: number } {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return { user: Number(fields[11]) * 10, system: Number(fields[12]) * 10 };
+}
+
 async function main(): Promise<void> {
   const seconds = Number(process.env.PROFILE_SECONDS ?? 10);
   const connections = Number(process.env.PROFILE_CONNECTIONS ?? 100);
@@ -71,21 +72,21 @@ async function main(): Promise<void> {
   await mkdir(dir, { recursive: true });
   const children: Array<Child<unknown>> = [];
   try {
+    const keep = <I>(c: Child<I>): Child<I> => {
+      children.push(c as Child<unknown>);
+      return c;
+    };
+    // The bench user, signed in once through the real flow: its token's grant is linked.
+    const world = await startWorld(keep);
+    await world.loginBridge.stop();
     const port = await freePort();
-    const emulatorChild = await startChild<Emulator>('emulator', 'emulator', {
-      loginUri: `http://127.0.0.1:${port}/auth/login`,
-      clients: [{ clientId: CLIENT_ID, redirectUris: [CLIENT_REDIRECT] }],
-    });
-    children.push(emulatorChild);
-    const bridge = await startChild<{ url: string }>('bridge', 'bridge', {
-      env: bridgeEnv(
-        port,
-        emulatorChild.info,
-        process.env.PROFILE_LOG_LEVEL ? { LOG_LEVEL: process.env.PROFILE_LOG_LEVEL } : {},
-      ),
-    });
-    children.push(bridge);
-    const token = await emulatorChild.call<string>('mint', [{ aud: AUDIENCE }, { expiresInSeconds: 3600 }]);
+    const extra: Record<string, string> = { LEGACY_AUTH_STRATEGY: 'local' };
+    if (process.env.PROFILE_LOG_LEVEL) extra.LOG_LEVEL = process.env.PROFILE_LOG_LEVEL;
+    if (process.env.PROFILE_LOG_FORMAT) extra.LOG_FORMAT = process.env.PROFILE_LOG_FORMAT;
+    const bridge = keep(
+      await startChild<{ url: string }>('bridge', 'bridge', { env: bridgeEnv(port, world.emulator, extra) }),
+    );
+    const token = world.token;
     const spec =
       target === 'healthz'
         ? { url: `${bridge.info.url}/healthz`, method: 'GET' as const }
@@ -96,6 +97,31 @@ async function main(): Promise<void> {
             body: WHOAMI_CALL,
           };
     await runLoad({ ...spec, connections: 10, duration: 2 }, bridge);
+    if (process.env.PROFILE_COMPARE === '1' && target === 'mcp') {
+      // Unprofiled, same load: the bridge and the true floor (bench/peers/bare-node.ts).
+      const floor = keep(
+        await startChild<{ url: string }>('floor', 'peer', {
+          kind: 'floor',
+          issuer: world.emulator.issuer,
+          audience: AUDIENCE,
+        } satisfies PeerTargetOptions),
+      );
+      for (const [name, server] of [
+        ['floor', floor],
+        ['bridge', bridge],
+      ] as const) {
+        const url = `${server.info.url}/mcp`;
+        await runLoad({ ...spec, url, connections, duration: 2 }, server);
+        const before = userSystemMs(server.pid);
+        const r = await runLoad({ ...spec, url, connections, duration: seconds }, server);
+        const after = userSystemMs(server.pid);
+        const per = (ms: number) => ((ms * 1000) / r.requests).toFixed(0);
+        console.log(
+          `${name.padEnd(6)} c=${connections}: ${r.rps.toFixed(0)} req/s, p99 ${r.p99.toFixed(2)} ms, ${r.cpuUsPerRequest.toFixed(0)} µs CPU per call ` +
+            `(user ${per(after.user - before.user)}, system ${per(after.system - before.system)}), errors ${r.errors}`,
+        );
+      }
+    }
     await bridge.call('profileStart');
     const r = await runLoad({ ...spec, connections, duration: seconds }, bridge);
     const profile = await bridge.call<CpuProfile>('profileStop');

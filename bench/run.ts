@@ -14,8 +14,6 @@
 import {
   AUDIENCE,
   BENCH_USER,
-  CLIENT_ID,
-  CLIENT_REDIRECT,
   WHOAMI_CALL,
   bridgeEnv,
   freePort,
@@ -29,17 +27,11 @@ import {
 } from './lib/env';
 import { join } from 'node:path';
 import { startChild, type Child } from './lib/child';
+import { startWorld } from './lib/world';
 import { startLegacyUserUrl } from './lib/legacy-user-url';
 import { McpAuthService } from '../src/mcp/auth/mcp-auth.service';
 import { runHttpMatrix, type HttpTarget } from './scenarios/http';
-import {
-  createBenchDatabase,
-  loginFlow,
-  runLoginLoad,
-  startLoginBridge,
-  type Emulator,
-  type LoginResult,
-} from './scenarios/login';
+import { createBenchDatabase, runLoginLoad, startLoginBridge, type LoginResult } from './scenarios/login';
 import { runMemory, type MemoryResult } from './scenarios/memory';
 import { runOverhead } from './scenarios/overhead';
 import { runVerify, type VerifyResult } from './scenarios/verify';
@@ -62,29 +54,9 @@ async function main(): Promise<void> {
     return c;
   };
   try {
-    // The world: the emulator, a login bridge, the bench user signed in once (so AuthKit knows
-    // the user with its legacy id, as after a real sign-in), and that user's access token.
-    const loginPort = await freePort();
-    const emulatorChild = keep(
-      await startChild<Emulator>('emulator', 'emulator', {
-        loginUri: `http://127.0.0.1:${loginPort}/auth/login`,
-        clients: [{ clientId: CLIENT_ID, redirectUris: [CLIENT_REDIRECT] }],
-      }),
-    );
-    const emulator = emulatorChild.info;
-    let loginBridge: Child<{ url: string; localUserId: string }> | undefined = keep(
-      await startLoginBridge('bridge (login, PGlite)', loginPort, emulator),
-    );
-    await loginFlow(emulator.url);
-    const users = await emulatorChild.call<Array<{ id: string; externalId: string; email: string }>>('users');
-    const workosUser = users.find((u) => u.externalId === loginBridge!.info.localUserId);
-    if (!workosUser) throw new Error('the seed sign-in did not create the AuthKit user');
-    // One grant (one AuthKit session, `sid`) for every token, as refreshes of one authorization are.
-    const BENCH_SID = 'session_bench';
-    const token = await emulatorChild.call<string>('mint', [
-      { sub: workosUser.id, aud: AUDIENCE, email: BENCH_USER.email, sid: BENCH_SID },
-      { expiresInSeconds: 6 * 3600 },
-    ]);
+    const world = await startWorld(keep);
+    const { emulatorChild, emulator, loginPort, workosUser, token } = world;
+    let loginBridge: Child<{ url: string; localUserId: string }> | undefined = world.loginBridge;
     const expectWhoami = (status: number, body: string) => {
       if (status !== 200) throw new Error(`whoami: HTTP ${status}: ${body}`);
       const text = (JSON.parse(body) as { result?: { content?: Array<{ text?: string }> } }).result
@@ -182,7 +154,7 @@ async function main(): Promise<void> {
       const rotation = (
         await emulatorChild.call<string[]>('mintMany', {
           count: rotationSize,
-          claims: { sub: workosUser.id, aud: AUDIENCE, email: BENCH_USER.email, sid: BENCH_SID },
+          claims: world.claims,
           opts: { expiresInSeconds: 6 * 3600 },
         })
       ).map((t) => `Bearer ${t}`);

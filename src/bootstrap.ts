@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Logger as NestLogger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
@@ -10,7 +11,8 @@ import { HttpDrain } from './common/http-drain';
 import { securityHeaders } from './common/security-headers';
 import type { AppConfig } from './config/app-config';
 import { flushLogs } from './logging/logging.module';
-import { deferMcpBodyError } from './mcp/http/deferred-body-error';
+import { deferMcpBodyError, JSON_BODY_LIMIT_BYTES } from './mcp/http/deferred-body-error';
+import { McpFrontDoor } from './mcp/http/mcp-front-door';
 
 /** The drain of each application createApp built: listen() starts it on SIGTERM/SIGINT. */
 const drains = new WeakMap<NestExpressApplication, HttpDrain>();
@@ -45,12 +47,31 @@ export async function createApp(
         else sendError(err, req, res, errorLogger);
       });
     };
-  app.use(guard(express.json({ limit: '1mb', type: ['application/json', 'application/*+json'] })));
+  app.use(
+    guard(express.json({ limit: JSON_BODY_LIMIT_BYTES, type: ['application/json', 'application/*+json'] })),
+  );
   app.use(guard(express.urlencoded({ extended: false, limit: '64kb' })));
   app.use(cookieParser(config.session.secret));
+  mountFrontDoor(app, drain);
   // No app.enableShutdownHooks(): Nest's own handler would close the database (onModuleDestroy)
   // before the HTTP server, under the requests in flight. listen() stops in the right order.
   return app;
+}
+
+/**
+ * The common `POST /mcp` is answered by McpFrontDoor before Express sees it (the same endpoint
+ * service, without the cost of the general middleware chain); everything else, and every request
+ * while the instance drains (answers that close their connection), goes to Express as before.
+ */
+function mountFrontDoor(app: NestExpressApplication, drain: HttpDrain): void {
+  const server = app.getHttpServer() as import('node:http').Server;
+  const [express] = server.listeners('request') as Array<(req: IncomingMessage, res: ServerResponse) => void>;
+  if (!express) throw new Error('the HTTP server has no request handler');
+  const frontDoor = app.get(McpFrontDoor);
+  server.removeListener('request', express);
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (drain.isDraining || !frontDoor.take(req, res)) express(req, res);
+  });
 }
 
 /**

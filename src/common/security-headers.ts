@@ -31,3 +31,27 @@ export function securityHeaders(options: { https: boolean }): RequestHandler {
     referrerPolicy: { policy: 'same-origin' },
   }) as RequestHandler;
 }
+
+/**
+ * The headers securityHeaders() sets, computed once by running the same helmet middleware against
+ * a recorder: the MCP front door (src/mcp/http/mcp-front-door.ts) sets exactly these on every
+ * answer it gives outside Express, without running helmet per request.
+ */
+export function securityHeaderList(options: { https: boolean }): ReadonlyArray<readonly [string, string]> {
+  const headers = new Map<string, readonly [string, string]>();
+  const recorder = {
+    setHeader(name: string, value: unknown) {
+      headers.set(name.toLowerCase(), [name, String(value)]);
+      return recorder;
+    },
+    removeHeader(name: string) {
+      headers.delete(name.toLowerCase());
+    },
+    getHeader: (name: string) => headers.get(name.toLowerCase())?.[1],
+  };
+  let called = false;
+  const request = { method: 'GET', url: '/', headers: {}, secure: options.https };
+  securityHeaders(options)(request as never, recorder as never, (() => (called = true)) as never);
+  if (!called) throw new Error('helmet did not finish synchronously');
+  return Object.freeze([...headers.values()]);
+}

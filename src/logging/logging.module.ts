@@ -66,9 +66,26 @@ const TEXT_SECRETS: Array<[RegExp, string]> = [
 ];
 
 export function scrubLine(line: string): string {
+  if (!mayHoldSecret(line)) return line;
   let out = redactUrl(line)!;
   for (const [pattern, replacement] of TEXT_SECRETS) out = out.replace(pattern, replacement);
   return out;
+}
+
+/**
+ * False when no pattern of scrubLine can match: no `?`, `&` or `#` (a query value, a fragment), no
+ * `Bearer`, no `eyJ` (a JWT), no `cbridge_` (a cookie). Most lines (every access line of a plain
+ * route) are such; a few substring searches cost less than the six regular expressions.
+ */
+function mayHoldSecret(line: string): boolean {
+  return (
+    line.includes('?') ||
+    line.includes('&') ||
+    line.includes('#') ||
+    line.includes('Bearer') ||
+    line.includes('eyJ') ||
+    line.includes('cbridge_')
+  );
 }
 
 /**
@@ -101,12 +118,13 @@ export function accessFields(
   req: IncomingMessage,
   res: ServerResponse,
   responseTime: number,
+  route: string = routeOf(req),
 ): Record<string, unknown> {
   const clientId = (res as ServerResponse & { locals?: { clientId?: unknown } }).locals?.clientId;
   const location = res.getHeader('location');
   return {
     method: req.method,
-    route: routeOf(req),
+    route,
     status: res.statusCode,
     ms: responseTime,
     ...(typeof clientId === 'string' && { clientId }),
@@ -114,9 +132,48 @@ export function accessFields(
   };
 }
 
-function accessLine(req: IncomingMessage, res: ServerResponse, responseTime: number): string {
-  return `${req.method} ${routeOf(req)} ${res.statusCode} ${responseTime}ms`;
+/** The message of the access line: `POST /mcp 200 3ms`. */
+export function accessLine(
+  req: IncomingMessage,
+  res: ServerResponse,
+  responseTime: number,
+  route: string = routeOf(req),
+): string {
+  return `${req.method} ${route} ${res.statusCode} ${responseTime}ms`;
 }
+
+/**
+ * The level of the access line: errors and 5xx at `error`, 4xx at `warn`, the rest at `info`;
+ * successful /mcp calls sampled by LOG_SAMPLE_MCP_SUCCESS (`silent`: not written; /metrics keeps
+ * exact counts).
+ */
+export function accessLevel(
+  route: string,
+  status: number,
+  err: unknown,
+  sample: number,
+): 'error' | 'warn' | 'info' | 'silent' {
+  if (err || status >= 500) return 'error';
+  if (status >= 400) return 'warn';
+  if (sample < 1 && route === '/mcp' && Math.random() >= sample) return 'silent';
+  return 'info';
+}
+
+/**
+ * The request id of a request: its `X-Request-Id` when that is a plain token of at most 100
+ * characters (a proxy's id), else a new UUID. Echoed in the response's `X-Request-Id`.
+ */
+export function requestIdFor(req: IncomingMessage, res: ServerResponse): string {
+  const incoming = req.headers['x-request-id'];
+  const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+  res.setHeader('X-Request-Id', id);
+  return id;
+}
+
+/** The service's root logger (its level, redaction and last scrub), for code outside pino-http. */
+export const ROOT_LOGGER = Symbol('ROOT_LOGGER');
+/** The root logger's twin for access lines of fixed fields (no redaction paths; same scrub, level and destination). */
+export const ACCESS_LOGGER = Symbol('ACCESS_LOGGER');
 
 /**
  * Where lines go when no stream is given: stdout as JSON (production, containers, log shippers),
@@ -186,25 +243,27 @@ export function flushLogs(timeoutMs = 1000): Promise<void> {
 }
 
 export function loggerModule(config: AppConfig, stream?: DestinationStream) {
+  // One destination for both loggers below (stdout: asynchronous, as pino's default).
+  const destination =
+    destinationOf(config, stream)[0] ?? pino.destination({ dest: process.stdout.fd || 1, sync: false });
   const root = pino(
     {
       level: config.logLevel,
       redact: { paths: REDACT_PATHS, censor: '[Redacted]' },
       hooks: { streamWrite: scrubLine },
     },
-    ...(destinationOf(config, stream) as []),
+    destination,
   );
+  // The access lines of the MCP front door: fields it builds itself (method, route, status, ms,
+  // reqId, clientId, location), none of them a secret's name, so the redaction paths (a walk of
+  // every object logged, ~5% of a call) have nothing to do; the last scrub of the line still runs.
+  const access = pino({ level: config.logLevel, hooks: { streamWrite: scrubLine } }, destination);
   if (!stream) stdoutLogger = root;
   deferRequestBindings(root);
-  return LoggerModule.forRoot({
+  const module = LoggerModule.forRoot({
     pinoHttp: {
       logger: root,
-      genReqId: (req: IncomingMessage, res: ServerResponse) => {
-        const incoming = req.headers['x-request-id'];
-        const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
-        res.setHeader('X-Request-Id', id);
-        return id;
-      },
+      genReqId: requestIdFor,
       // One short line per request: the request's own lines carry only its id (reqId); the
       // access line says method, route pattern, status, duration and the MCP client where known.
       quietReqLogger: true,
@@ -224,25 +283,29 @@ export function loggerModule(config: AppConfig, stream?: DestinationStream) {
         accessLine(req, res, responseTime),
       customErrorMessage: (req: IncomingMessage, res: ServerResponse) =>
         `${req.method} ${routeOf(req)} ${res.statusCode}`,
-      customLogLevel: (req: IncomingMessage, res: ServerResponse, err: Error | undefined) => {
-        if (err || res.statusCode >= 500) return 'error';
-        if (res.statusCode >= 400) return 'warn';
-        // Successful /mcp calls may be sampled (LOG_SAMPLE_MCP_SUCCESS); /metrics keeps exact counts.
-        const sample = config.logSampleMcpSuccess;
-        if (sample < 1 && routeOf(req) === '/mcp' && Math.random() >= sample) return 'silent';
-        return 'info';
-      },
+      customLogLevel: (req: IncomingMessage, res: ServerResponse, err: Error | undefined) =>
+        accessLevel(routeOf(req), res.statusCode, err, config.logSampleMcpSuccess),
       autoLogging: { ignore: (req: IncomingMessage) => req.url === '/healthz' || req.url === '/metrics' },
     } satisfies Options,
   });
+  // LoggerModule is global: ROOT_LOGGER is injectable everywhere, like PinoLogger.
+  return {
+    ...module,
+    providers: [
+      ...(module.providers ?? []),
+      { provide: ROOT_LOGGER, useValue: root },
+      { provide: ACCESS_LOGGER, useValue: access },
+    ],
+    exports: [...(module.exports ?? []), ROOT_LOGGER, ACCESS_LOGGER],
+  };
 }
 
 const LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal']);
 const noop = (): void => undefined;
 
 /**
- * pino-http gives every request a child logger bound to the serialized, redacted request, and
- * pino builds child bindings eagerly: ~30 µs a request even when nothing is ever logged for it
+ * pino-http gives every request a child logger bound to the serialized, redacted request (or, with
+ * quietReqLogger, to its `reqId`), and pino builds child bindings eagerly: ~30 µs a request even when nothing is ever logged for it
  * (every 2xx at LOG_LEVEL=warn). Here that child is built on first use instead: a call at a level
  * that is off is a no-op, anything else builds the real child and forwards to it, so what is
  * written does not change.
@@ -250,11 +313,17 @@ const noop = (): void => undefined;
 export function deferRequestBindings(root: Logger): void {
   const child = root.child as unknown as ChildFn;
   const deferred: ChildFn = function (bindings, options) {
-    if (options !== undefined || !bindings || !('req' in bindings))
+    if (options !== undefined || !bindings || !('req' in bindings || isRequestIdOnly(bindings)))
       return child.call(this, bindings, options);
     return lazyChild(this, () => child.call(this, bindings));
   };
   root.child = deferred as unknown as Logger['child'];
+}
+
+/** `{ reqId }`: the binding of a request's own logger (pino-http's quietReqLogger, the MCP front door). */
+function isRequestIdOnly(bindings: Record<string, unknown>): boolean {
+  for (const key in bindings) if (key !== 'reqId') return false;
+  return 'reqId' in bindings;
 }
 
 type ChildFn = (this: Logger, bindings: Record<string, unknown>, options?: object) => Logger;

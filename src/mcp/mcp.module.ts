@@ -12,6 +12,7 @@ import { JwksKeyStore } from './auth/jwks-key-store';
 import { McpAuthService } from './auth/mcp-auth.service';
 import { Clock } from './clock';
 import { MCP_FETCH } from './http/fetch-json';
+import { McpFrontDoor } from './http/mcp-front-door';
 import { McpOriginPolicy } from './http/origin-policy';
 import { IdentityService } from './identity/identity.service';
 import { UserDirectory } from './identity/user-directory';
@@ -60,6 +61,7 @@ import { WellKnownController } from './well-known.controller';
     McpServerFactory,
     UpstreamProxyService,
     McpEndpointService,
+    McpFrontDoor,
     ProtectedResourceMetadata,
     McpStartupChecks,
     WhoamiTool,

@@ -21,9 +21,17 @@ export const MCP_PATH = '/mcp';
  */
 export function deferMcpBodyError(req: Request, err: unknown): boolean {
   if (req.path !== MCP_PATH) return false;
-  (req as WithBodyError)[BODY_ERROR] = err ?? new Error('unreadable body');
+  keepBodyError(req, err);
   return true;
 }
+
+/** Keeps the error of a body that could not be read for the MCP endpoint's answer (bodyErrorAnswer). */
+export function keepBodyError(req: object, err: unknown): void {
+  (req as WithBodyError)[BODY_ERROR] = err ?? new Error('unreadable body');
+}
+
+/** The largest JSON body the service reads (express.json's limit and the MCP front door's). */
+export const JSON_BODY_LIMIT_BYTES = 1024 * 1024;
 
 /** Deeper JSON is refused: serialising it again (SDK, proxy) would overflow the stack. */
 export const MAX_BODY_DEPTH = 64;

@@ -1,8 +1,6 @@
 import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import {
   createMcpHandler,
-  isJSONRPCNotification,
-  isJSONRPCRequest,
   PROTOCOL_VERSION_META_KEY,
   ProtocolErrorCode,
   SUPPORTED_PROTOCOL_VERSIONS,
@@ -32,6 +30,7 @@ import { MCP_SETTINGS, type McpSettings } from '../mcp-settings';
 import { UpstreamProxyService } from '../proxy/upstream-proxy.service';
 import { McpToolRegistry } from '../tools/tool-registry';
 import { ExchangeTransport } from './exchange.transport';
+import { isJsonRpcMessage } from './json-rpc-shape';
 import { McpServerFactory } from './mcp-server.factory';
 
 const LEGACY_VERSIONS = new Set<string>(SUPPORTED_PROTOCOL_VERSIONS);
@@ -357,7 +356,7 @@ function isPlainExchange(req: Request, body: unknown): body is JsonRpcRequestLik
     return false;
   // The SDK's Server silently drops what its strict schema refuses (an extra top-level key, a
   // fractional id, …): such a message would never be answered here. The SDK handler answers it.
-  if (!(message.id === undefined ? isJSONRPCNotification(message) : isJSONRPCRequest(message))) return false;
+  if (!isJsonRpcMessage(message as unknown as Record<string, unknown>)) return false;
   const meta = params?._meta;
   if (meta && typeof meta === 'object' && PROTOCOL_VERSION_META_KEY in meta) return false;
   const version = req.headers['mcp-protocol-version'];

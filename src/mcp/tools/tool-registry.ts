@@ -187,7 +187,9 @@ export class McpToolRegistry implements OnModuleInit {
       this.logger.error({ err, tool: name }, 'MCP tool failed');
       return errorResult(`The tool ${name} failed. The error has been logged.`);
     }
-    const result = toResult(value, tool);
+    const [result, valid] = toResult(value, tool);
+    // A result toResult built itself is a CallToolResult by construction; a tool's own is checked.
+    if (valid) return result;
     if (!isCallToolResult(result)) {
       // A programming mistake in the tool: say so plainly rather than with the SDK's schema dump.
       this.logger.error({ tool: name }, 'MCP tool returned a result that is not an MCP CallToolResult');
@@ -213,14 +215,27 @@ function errorResult(text: string): CallToolResult {
   return { content: [{ type: 'text', text }], isError: true };
 }
 
-function toResult(value: unknown, tool: RegisteredMcpTool): CallToolResult {
-  if (typeof value === 'string') return { content: [{ type: 'text', text: value }] };
+/**
+ * The result of a tool's return value, and whether it is valid by construction: a string or JSON
+ * value becomes one text block with a string text (plus structuredContent when it is a plain
+ * object), which the SDK's schema check (~4 µs a call) would always pass; a tool's own
+ * CallToolResult (or a value JSON cannot write) is checked by the caller.
+ */
+function toResult(value: unknown, tool: RegisteredMcpTool): [CallToolResult, boolean] {
+  if (typeof value === 'string') return [{ content: [{ type: 'text', text: value }] }, true];
   if (value && typeof value === 'object' && Array.isArray((value as { content?: unknown }).content)) {
-    return value as CallToolResult;
+    return [value as CallToolResult, false];
   }
-  const text = JSON.stringify(value ?? null);
+  const text = JSON.stringify(value ?? null) as string | undefined;
+  const valid = typeof text === 'string';
   if (tool.outputSchema && value && typeof value === 'object') {
-    return { content: [{ type: 'text', text }], structuredContent: value as Record<string, unknown> };
+    const result = { content: [{ type: 'text', text }], structuredContent: value } as CallToolResult;
+    return [result, valid && isPlainRecord(value)];
   }
-  return { content: [{ type: 'text', text }] };
+  return [{ content: [{ type: 'text', text }] } as CallToolResult, valid];
+}
+
+function isPlainRecord(value: object): boolean {
+  const proto = Object.getPrototypeOf(value) as unknown;
+  return (proto === Object.prototype || proto === null) && !Array.isArray(value);
 }
