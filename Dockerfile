@@ -37,6 +37,11 @@ RUN npm run --silent build && find dist -name '*.map' -delete
 FROM ${BASE_IMAGE} AS runtime
 ENV NODE_ENV=production \
     NPM_CONFIG_UPDATE_NOTIFIER=false NPM_CONFIG_FUND=false NPM_CONFIG_AUDIT=false
+# V8's heap sized for a 256 MiB container: young generation 8 MB a semi-space, old generation at
+# most 128 MB (the instance's live heap is ~45 MB; with Node's defaults its RSS climbs to ~450 MB
+# under sustained load, with these it stays near 220 MB: docs/operations.md, "Memory"). For a larger
+# limit, raise --max-old-space-size with it (run -e NODE_OPTIONS=...). bench/ reads this line.
+ENV NODE_OPTIONS="--max-semi-space-size=8 --max-old-space-size=128"
 WORKDIR /app
 # The official Node images have the user `node` (uid 1000); other bases get it here.
 RUN id -u node >/dev/null 2>&1 || useradd --uid 1000 --user-group --create-home --shell /bin/sh node

@@ -1,4 +1,4 @@
-// `npm run bench`: the connect-bridge benchmark suite (issue 7). See README, "Performance".
+// `npm run bench`: the connect-bridge benchmark suite. See docs/performance.md.
 //
 //   BENCH_DURATION=10          seconds per load run (use 2 for a smoke run)
 //   BENCH_CONNECTIONS=1,10,100 connection counts of the /mcp matrix
@@ -7,7 +7,8 @@
 //   BENCH_LOGIN_CONCURRENCY=1,8
 //   BENCH_DATABASE_URL=postgresql://cb:cb@127.0.0.1:5432/postgres   also run the login flow on PostgreSQL
 //   BENCH_OVERHEAD_PAIRS=12 BENCH_OVERHEAD_BLOCK_SECONDS=2   paired verified/skipped blocks (overhead)
-//   BENCH_ONLY=http,overhead,verify,login,memory   BENCH_WRITE=0
+//   BENCH_SIGNIN_CONNECTIONS=100 BENCH_SIGNIN_SECONDS=20 BENCH_SIGNIN_IDLE_FLOWS=30   sign-ins under MCP load
+//   BENCH_ONLY=http,overhead,verify,login,signin,memory   BENCH_WRITE=0
 //   BENCH_CANDIDATE=/path/to/other/checkout   its bridge joins the /mcp matrix (after its own tsc -p tsconfig.bench.json)
 //   BENCH_CANDIDATE_LABEL=candidate            what its rows are called (e.g. "before (9bfe60e)")
 // CPU profile of the bridge under load: node dist-bench/bench/profile.js (see bench/profile.ts).
@@ -25,6 +26,7 @@ import {
   settings,
   warmupSeconds,
 } from './lib/env';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startChild, type Child } from './lib/child';
 import { startWorld } from './lib/world';
@@ -33,13 +35,22 @@ import { McpAuthService } from '../src/mcp/auth/mcp-auth.service';
 import { runHttpMatrix, type HttpTarget } from './scenarios/http';
 import { createBenchDatabase, runLoginLoad, startLoginBridge, type LoginResult } from './scenarios/login';
 import { runMemory, type MemoryResult } from './scenarios/memory';
+import { runSigninUnderLoad, type Timings } from './scenarios/signin-load';
 import { runOverhead } from './scenarios/overhead';
 import { runVerify, type VerifyResult } from './scenarios/verify';
-import { candidateScenario, checkTargets, writeResults, type BenchResults } from './lib/report';
+import { candidateScenario, checkTargets, memoryRuns, writeResults, type BenchResults } from './lib/report';
 import type { BridgeTargetOptions } from './targets/bridge';
 import type { PeerTargetOptions } from './targets/peer';
 
 const log = (line: string) => console.log(line);
+
+/** The Node flags the container image sets (Dockerfile, `ENV NODE_OPTIONS=...`). */
+function containerNodeFlags(): string[] {
+  const dockerfile = readFileSync(join(__dirname, '..', '..', 'Dockerfile'), 'utf8');
+  const match = /^ENV NODE_OPTIONS="([^"]*)"/m.exec(dockerfile);
+  if (!match) throw new Error('the Dockerfile sets no NODE_OPTIONS');
+  return match[1].split(/\s+/).filter(Boolean);
+}
 
 async function main(): Promise<void> {
   const startedAt = new Date();
@@ -263,22 +274,93 @@ async function main(): Promise<void> {
       );
     }
 
-    if (runs('memory')) {
-      log(`\nmemory: ${settings.memoryCalls} verified calls on a fresh bridge`);
-      const bridge = await startBridge('bridge (memory)', {}, ['--expose-gc']);
-      const url = `${bridge.info.url}/mcp`;
-      const expectBody = await whoamiBody(url);
-      results.memory = await runMemory(
-        bridge,
-        { url, headers: mcpHeaders(token), body: WHOAMI_CALL, expectBody },
-        settings.memoryCalls,
-        log,
-      );
-      const m: MemoryResult = results.memory;
+    if (runs('signin')) {
       log(
-        `  rss growth ${m.rssGrowthMB.toFixed(1)} MB, heap growth ${m.heapGrowthMB.toFixed(1)} MB, errors ${m.errors}`,
+        `\nsign-ins while the instance answers /mcp at ${settings.signinConnections} connections (one flow at a time)`,
       );
-      await bridge.stop();
+      await loginBridge?.stop();
+      loginBridge = undefined;
+      const db = settings.databaseUrl ? await createBenchDatabase(settings.databaseUrl) : undefined;
+      try {
+        for (const strategy of ['local', 'session-introspection'] as const) {
+          const r = await runSigninUnderLoad({
+            strategy,
+            emulator,
+            port: loginPort,
+            databaseUrl: db?.url,
+            token,
+            connections: settings.signinConnections,
+            idleFlows: settings.signinIdleFlows,
+            loadSeconds: settings.signinSeconds,
+            keep,
+          });
+          results.signin = [...(results.signin ?? []), r];
+          const t = (x: Timings) =>
+            `p50 ${x.p50.toFixed(1)} ms, p99 ${x.p99.toFixed(1)} ms (${x.flows} flows, ${x.errors} errors${x.firstError ? `: ${x.firstError}` : ''})`;
+          log(`  ${strategy} (${r.database}): idle ${t(r.idle)}`);
+          log(
+            `  ${strategy} (${r.database}): under load ${t(r.loaded)}; median ${r.medianRatio.toFixed(1)}× idle; ` +
+              `MCP ${r.mcp.rps.toFixed(0)} req/s meanwhile; ${r.statementsPerSignin?.toFixed(1) ?? '–'} statements per sign-in`,
+          );
+        }
+      } finally {
+        await db?.drop();
+      }
+    }
+
+    if (runs('memory')) {
+      // On PostgreSQL when BENCH_DATABASE_URL is set (the production database), with the Node flags
+      // of the container image, then with Node's defaults: what the flags buy, in one run.
+      const db = settings.databaseUrl ? await createBenchDatabase(settings.databaseUrl) : undefined;
+      try {
+        const imageFlags = containerNodeFlags();
+        for (const [label, flags] of [
+          [`container image flags (${imageFlags.join(' ')})`, imageFlags],
+          ["Node's defaults", []],
+        ] as const) {
+          log(
+            `\nmemory: ${settings.memoryCalls} verified calls at ${settings.memoryConnections} connections, ${label}, ${db ? 'PostgreSQL' : 'PGlite'}`,
+          );
+          const port = await freePort();
+          const bridge = keep(
+            await startChild<{ url: string }>(
+              `bridge (memory, ${label})`,
+              'bridge',
+              {
+                env: bridgeEnv(port, emulator, {
+                  LEGACY_AUTH_STRATEGY: 'local',
+                  LOG_LEVEL: 'info',
+                  LOG_FORMAT: 'json',
+                }),
+                databaseUrl: db?.url,
+              } satisfies BridgeTargetOptions as unknown as Record<string, unknown>,
+              { execArgv: ['--expose-gc', ...flags] },
+            ),
+          );
+          await new Promise((r) => setTimeout(r, 2000));
+          const url = `${bridge.info.url}/mcp`;
+          const expectBody = await whoamiBody(url);
+          const m: MemoryResult = {
+            label,
+            database: db ? 'PostgreSQL' : 'PGlite',
+            nodeFlags: [...flags],
+            ...(await runMemory(
+              bridge,
+              { url, headers: mcpHeaders(token), body: WHOAMI_CALL, expectBody },
+              settings.memoryCalls,
+              log,
+              settings.memoryConnections,
+            )),
+          };
+          results.memory = [...memoryRuns(results), m];
+          log(
+            `  idle ${m.idleRssMB?.toFixed(1)} MB, peak ${m.peakRssMB.toFixed(1)} MB, rss growth ${m.rssGrowthMB.toFixed(1)} MB, heap growth ${m.heapGrowthMB.toFixed(1)} MB, ${m.rps.toFixed(0)} req/s, errors ${m.errors}`,
+          );
+          await bridge.stop();
+        }
+      } finally {
+        await db?.drop();
+      }
     }
 
     results.load.after = load();

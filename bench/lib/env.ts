@@ -22,11 +22,12 @@ export const settings = {
   rounds: Math.round(num('BENCH_ROUNDS', 3)),
   /** Verified calls of the memory run (the issue asks for 1 M). */
   memoryCalls: Math.round(num('BENCH_MEMORY_CALLS', 1_000_000)),
+  memoryConnections: Math.round(num('BENCH_MEMORY_CONNECTIONS', 50)),
   /** Concurrent browsers in the login run. */
   loginConcurrency: list('BENCH_LOGIN_CONCURRENCY', [1, 8]),
   /** Admin URL of a PostgreSQL server where the role may CREATE DATABASE; unset: PGlite only. */
   databaseUrl: process.env.BENCH_DATABASE_URL?.trim() || undefined,
-  /** Only these sections (comma-separated: http, overhead, verify, login, memory); default all. */
+  /** Only these sections (comma-separated: http, overhead, verify, login, signin, memory); default all. */
   only: process.env.BENCH_ONLY?.trim() ? process.env.BENCH_ONLY.split(',').map((s) => s.trim()) : undefined,
   /**
    * Another checkout (e.g. with a proposed patch applied and `tsc -p tsconfig.bench.json` run):
@@ -38,6 +39,10 @@ export const settings = {
   /** Verification overhead: alternating verified/skipped blocks per connection count, and their length. */
   overheadPairs: Math.round(num('BENCH_OVERHEAD_PAIRS', 12)),
   overheadBlockSeconds: num('BENCH_OVERHEAD_BLOCK_SECONDS', 2),
+  /** Sign-ins under load: MCP connections, seconds of traffic, idle flows first. */
+  signinConnections: Math.round(num('BENCH_SIGNIN_CONNECTIONS', 100)),
+  signinSeconds: num('BENCH_SIGNIN_SECONDS', 20),
+  signinIdleFlows: Math.round(num('BENCH_SIGNIN_IDLE_FLOWS', 30)),
   /** Write results to bench/results/ (off: print only). */
   write: process.env.BENCH_WRITE !== '0',
 };

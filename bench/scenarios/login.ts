@@ -29,7 +29,7 @@ export interface Emulator {
   clientId: string;
 }
 
-function authorizeUrl(emulatorUrl: string): string {
+export function authorizeUrl(emulatorUrl: string): string {
   const verifier = randomBytes(32).toString('base64url');
   const q = new URLSearchParams({
     client_id: CLIENT_ID,

@@ -1,6 +1,8 @@
-// Memory and leaks: a fresh bridge (started with --expose-gc) answers BENCH_MEMORY_CALLS verified
-// tools/call whoami at 100 connections. After a warm-up, the heap is collected and RSS read; then
-// again after each tenth of the calls. Flat means the last reading is within a few MB of the first.
+// Memory and leaks: a fresh bridge (started with --expose-gc and the Node flags under test) answers
+// BENCH_MEMORY_CALLS verified tools/call whoami at BENCH_MEMORY_CONNECTIONS connections. Its RSS is
+// read idle, then after a warm-up the heap is collected and RSS read; then again after each tenth
+// of the calls. Flat means the last reading is within a few MB of the first; the peak is the
+// highest RSS read from /proc (every 100 ms) while it worked.
 import type { Child } from '../lib/child';
 import { runLoad } from '../lib/load';
 
@@ -12,6 +14,13 @@ export interface MemorySample {
   externalMB?: number;
 }
 export interface MemoryResult {
+  /** What this run is (e.g. the Node flags it ran with). */
+  label?: string;
+  database?: 'PGlite' | 'PostgreSQL';
+  /** The Node flags of the bridge (besides --expose-gc). */
+  nodeFlags?: string[];
+  /** RSS of the idle instance, before the first call. */
+  idleRssMB?: number;
   calls: number;
   connections: number;
   rps: number;
@@ -34,8 +43,10 @@ export async function runMemory(
   request: { url: string; headers: Record<string, string>; body: string; expectBody: string },
   totalCalls: number,
   log: (line: string) => void,
+  connections = 50,
 ): Promise<MemoryResult> {
-  const connections = 100;
+  const idleRssMB = (await server.rss()) / 2 ** 20;
+  log(`  idle: rss ${idleRssMB.toFixed(1)} MB`);
   const warmup = Math.min(100_000, Math.max(1000, Math.round(totalCalls / 10)));
   const chunks = 10;
   const chunk = Math.max(1, Math.round((totalCalls - warmup) / chunks));
@@ -79,6 +90,7 @@ export async function runMemory(
   const first = samples[0];
   const last = samples[samples.length - 1];
   return {
+    idleRssMB,
     calls,
     connections,
     rps: (calls - warmCalls) / seconds,

@@ -2,6 +2,7 @@
 // src/main.ts does, configured against the AuthKit emulator (non-demo, local strategy).
 import 'reflect-metadata';
 import { Session } from 'node:inspector/promises';
+import { getHeapSpaceStatistics } from 'node:v8';
 import { createApp, listen } from '../../src/bootstrap';
 import { loadConfig, type AppConfig } from '../../src/config/app-config';
 import { LocalUsersService } from '../../src/legacy-session/local-users.service';
@@ -61,6 +62,14 @@ async function main(): Promise<void> {
           .create(u)
           .then((r) => ({ id: r.id })),
       mem: () => process.memoryUsage(),
+      /** V8's heap spaces: committed and used MB of each. */
+      heapSpaces: () =>
+        Object.fromEntries(
+          getHeapSpaceStatistics().map((sp) => [
+            sp.space_name,
+            `${Math.round(sp.space_used_size / 2 ** 20)}/${Math.round(sp.physical_space_size / 2 ** 20)}`,
+          ]),
+        ),
       // CPU profile of a window (what --cpu-prof cannot do: it covers start-up too).
       profileStart: async () => {
         profiler ??= new Session();

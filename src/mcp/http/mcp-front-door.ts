@@ -43,6 +43,8 @@ const FIRST_CHAR = /^[ \t\n\r]*([^ \t\n\r])/;
 export class McpFrontDoor {
   private readonly headers: ReadonlyArray<readonly [string, string]>;
   private readonly sample: number;
+  /** MCP calls share each turn of the event loop with everything else (see TurnBudget). */
+  private readonly turns = new TurnBudget(MCP_CALLS_PER_TURN);
 
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
@@ -66,7 +68,7 @@ export class McpFrontDoor {
     if (headers['content-encoding'] !== undefined || headers['transfer-encoding'] !== undefined) return false;
     const length = Number(headers['content-length']);
     if (!(length <= JSON_BODY_LIMIT_BYTES)) return false;
-    void this.serve(req, res);
+    this.turns.run(() => void this.serve(req, res));
     return true;
   }
 
@@ -112,6 +114,63 @@ export class McpFrontDoor {
       this.accessLog[level](fields, accessLine(req, res, ms, MCP_PATH));
     }
   }
+}
+
+/**
+ * At most this many MCP calls start per turn of the event loop; the rest wait for the next turns,
+ * in arrival order. Under a flood of MCP traffic a turn otherwise holds one call per busy
+ * connection (100 connections: ~10 ms of work), and every step of a sign-in in progress (a
+ * database answer, the legacy app's answer, the browser's next request) waits a whole turn: a
+ * sign-in of ~40 such steps took 6 to 9 times as long as on an idle instance. With a budget, a
+ * turn is ~1 ms of MCP work and the sign-in's steps get their turn in between; the MCP calls are
+ * answered at the same rate (bench/: sign-ins under load, and the /mcp matrix).
+ */
+export const MCP_CALLS_PER_TURN = 12;
+
+/**
+ * Runs at most `perTurn` jobs per turn of the event loop, the rest in later turns in arrival
+ * order (a turn: from one check phase to the next, so the poll phase, where every other socket
+ * and the database are served, comes between any two batches).
+ */
+export class TurnBudget {
+  private started = 0;
+  private readonly waiting: Array<() => void> = [];
+  private scheduled = false;
+
+  constructor(private readonly perTurn: number) {}
+
+  run(job: () => void): void {
+    if (this.waiting.length === 0 && this.started < this.perTurn) {
+      this.started++;
+      this.schedule();
+      job();
+      return;
+    }
+    this.waiting.push(job);
+    this.schedule();
+  }
+
+  /** Jobs waiting for a later turn. */
+  get queued(): number {
+    return this.waiting.length;
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(this.nextTurn);
+  }
+
+  private readonly nextTurn = (): void => {
+    this.scheduled = false;
+    this.started = 0;
+    let n = Math.min(this.perTurn, this.waiting.length);
+    if (n > 0) this.schedule();
+    while (n-- > 0) {
+      this.started++;
+      this.waiting.shift()!();
+    }
+  };
 }
 
 /** The request's body (its length is known and within the limit: take() checked). */
