@@ -11,6 +11,7 @@
 //   BENCH_ONLY=http,overhead,verify,login,signin,memory   BENCH_WRITE=0
 //   BENCH_CANDIDATE=/path/to/other/checkout   its bridge joins the /mcp matrix (after its own tsc -p tsconfig.bench.json)
 //   BENCH_CANDIDATE_LABEL=candidate            what its rows are called (e.g. "before (9bfe60e)")
+//   BENCH_CANDIDATE_ENV='{"LOG_LEVEL":"info","LOG_FORMAT":"json"}'   more environment for its bridge
 // CPU profile of the bridge under load: node dist-bench/bench/profile.js (see bench/profile.ts).
 import {
   AUDIENCE,
@@ -38,7 +39,14 @@ import { runMemory, type MemoryResult } from './scenarios/memory';
 import { runSigninUnderLoad, type Timings } from './scenarios/signin-load';
 import { runOverhead } from './scenarios/overhead';
 import { runVerify, type VerifyResult } from './scenarios/verify';
-import { candidateScenario, checkTargets, memoryRuns, writeResults, type BenchResults } from './lib/report';
+import {
+  PRODUCTION_LOGS,
+  candidateScenario,
+  checkTargets,
+  memoryRuns,
+  writeResults,
+  type BenchResults,
+} from './lib/report';
 import type { BridgeTargetOptions } from './targets/bridge';
 import type { PeerTargetOptions } from './targets/peer';
 
@@ -123,7 +131,11 @@ async function main(): Promise<void> {
     if (runs('http')) {
       log('\n/mcp tools/call whoami and baselines');
       const bridge = await startBridge('bridge', { skipVerification: { token, marker } });
-      const infoLog = await startBridge('bridge, LOG_LEVEL=info', { env: { LOG_LEVEL: 'info' } });
+      // Production log settings: an access line per call, JSON to stdout (the bench bridges run
+      // NODE_ENV=development, whose default format at info is pretty lines).
+      const infoLog = await startBridge('bridge, production log settings', {
+        env: { LOG_LEVEL: 'info', LOG_FORMAT: 'json' },
+      });
       // Rechecks on: the same bridge with LEGACY_USER_URL, the shortest interval (10 s).
       const userUrl = await startLegacyUserUrl(secret());
       const rechecking = await startBridge('bridge, rechecks on', {
@@ -139,7 +151,7 @@ async function main(): Promise<void> {
       const candidate = settings.candidate
         ? await startBridge(
             `${settings.candidateLabel} bridge`,
-            {},
+            { env: settings.candidateEnv },
             [],
             join(settings.candidate, 'dist-bench', 'bench'),
           )
@@ -186,7 +198,7 @@ async function main(): Promise<void> {
         mcp('bare node:http + jose, verified tokens remembered (true floor)', floor),
         mcp('bare node:http + jose (every call verified)', bare),
         mcp('v1 SDK peer (requireBearerAuth)', sdk),
-        mcp('bridge /mcp, LOG_LEVEL=info', infoLog),
+        mcp(PRODUCTION_LOGS, infoLog),
         mcp('bridge /mcp, rechecks on (LEGACY_USER_URL, every 10 s)', rechecking),
         mcp('bridge /mcp, every token new (cache miss)', bridge, {
           rotateAuthorization: rotation,

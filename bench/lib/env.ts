@@ -36,6 +36,8 @@ export const settings = {
   candidate: process.env.BENCH_CANDIDATE?.trim() || undefined,
   /** What the candidate's rows are called (e.g. `before (9bfe60e)` for a before/after run). */
   candidateLabel: process.env.BENCH_CANDIDATE_LABEL?.trim() || 'candidate',
+  /** More environment for the candidate's bridge (JSON), e.g. production log settings. */
+  candidateEnv: JSON.parse(process.env.BENCH_CANDIDATE_ENV?.trim() || '{}') as Record<string, string>,
   /** Verification overhead: alternating verified/skipped blocks per connection count, and their length. */
   overheadPairs: Math.round(num('BENCH_OVERHEAD_PAIRS', 12)),
   overheadBlockSeconds: num('BENCH_OVERHEAD_BLOCK_SECONDS', 2),

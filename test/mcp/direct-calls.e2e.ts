@@ -17,6 +17,8 @@ describe('tools/call answered from the registry', () => {
   let w: McpWorld;
   let authorization: string;
   let factory: McpServerFactory;
+  /** How long the `waits` tool waited for its abort, per call. */
+  const aborted: number[] = [];
 
   beforeAll(async () => {
     w = await startWorld({ LOG_LEVEL: 'warn' });
@@ -44,6 +46,21 @@ describe('tools/call answered from the registry', () => {
     }));
     tools.register({ name: 'context', description: 'Returns its request id.' }, (_input, caller, ctx) =>
       JSON.stringify({ requestId: ctx.requestId, aborted: ctx.signal.aborted, sub: caller.sub }),
+    );
+    tools.register(
+      { name: 'waits', description: 'Waits until its signal is aborted (5 s at most).' },
+      (_i, _c, ctx) => {
+        const started = Date.now();
+        return new Promise<string>((resolve) => {
+          const done = () => {
+            aborted.push(Date.now() - started);
+            resolve('aborted');
+          };
+          if (ctx.signal.aborted) return done();
+          ctx.signal.addEventListener('abort', done, { once: true });
+          setTimeout(() => resolve('not aborted'), 5000);
+        });
+      },
     );
     tools.register(
       { name: 'admins_only', description: 'Needs the admin role.', roles: ['admin'] },
@@ -122,6 +139,27 @@ describe('tools/call answered from the registry', () => {
     } finally {
       create.mockRestore();
     }
+  });
+
+  it("aborts a tool's signal when the client goes away before the answer", async () => {
+    const { request: httpRequest } = await import('node:http');
+    const url = new URL(w.bridge.mcpUrl);
+    const body = JSON.stringify(call({ name: 'waits' }));
+    const req = httpRequest({
+      host: url.hostname,
+      port: url.port,
+      path: '/mcp',
+      method: 'POST',
+      headers: { ...MCP_HEADERS, Authorization: authorization, 'Content-Length': Buffer.byteLength(body) },
+    });
+    req.on('error', () => undefined);
+    req.end(body);
+    await new Promise((r) => setTimeout(r, 300));
+    req.destroy();
+    const until = Date.now() + 4000;
+    while (aborted.length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    expect(aborted).toHaveLength(1);
+    expect(aborted[0]).toBeLessThan(2000);
   });
 
   it('refuses a caller without the role with an error result naming the roles, on both paths', async () => {

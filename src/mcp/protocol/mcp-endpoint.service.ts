@@ -215,7 +215,8 @@ export class McpEndpointService implements OnModuleDestroy {
   /**
    * tools/call answered by the registry without building an SDK Server for the request: the same
    * dispatch and JSON-RPC shapes as the SDK's tools/call (result, or error with the thrown code,
-   * else -32603), the signal aborted when the client goes away; test/mcp/direct-calls.e2e.ts
+   * else -32603), the signal aborted when the client goes away (made only for a tool that reads
+   * it: an AbortController and a listener per call cost more than whoami); test/mcp/direct-calls.e2e.ts
    * holds the answers byte for byte to the SDK's. A Server per call
    * costs ~65 µs of CPU plus GC at 100 connections, a third of the whole request (bench/).
    */
@@ -225,17 +226,27 @@ export class McpEndpointService implements OnModuleDestroy {
     id: string | number,
     call: { name: string; args: unknown },
   ): Promise<void> {
-    const controller = new AbortController();
+    // The tool's signal, made when the tool first reads it (most never do: whoami does not): then
+    // aborted when the client goes away before the answer, or at once if it already has.
+    let controller: AbortController | undefined;
     let answered = false;
-    res.once('close', () => {
-      if (!answered) controller.abort();
-    });
+    const context = {
+      requestId: id,
+      get signal(): AbortSignal {
+        if (!controller) {
+          controller = new AbortController();
+          if (res.destroyed && !answered) controller.abort();
+          else
+            res.once('close', () => {
+              if (!answered) controller!.abort();
+            });
+        }
+        return controller.signal;
+      },
+    };
     let response: string;
     try {
-      const result = await this.tools.call(call.name, call.args, caller, {
-        signal: controller.signal,
-        requestId: id,
-      });
+      const result = await this.tools.call(call.name, call.args, caller, context);
       // The registry only returns checked CallToolResults (it turns a malformed one into an
       // error result), so the SDK's result check would pass: the SDK's success shape, as is.
       response = JSON.stringify({ result, jsonrpc: '2.0', id });
@@ -252,7 +263,7 @@ export class McpEndpointService implements OnModuleDestroy {
       });
     }
     answered = true;
-    if (res.destroyed || controller.signal.aborted) return;
+    if (res.destroyed || controller?.signal.aborted) return;
     send(res, 200, response);
   }
 
