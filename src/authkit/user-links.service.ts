@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { Prisma, PrismaClient } from '../generated/prisma/client';
+import type { PrismaClient } from '../generated/prisma/client';
 import { PrismaService } from '../database/prisma.service';
 import type { LegacyUser } from '../legacy-session/legacy-user';
 import { UserStatusStore } from '../legacy-status/user-status.store';
@@ -15,28 +15,12 @@ export class UserLinksService {
 
   /**
    * What the legacy app said at this sign-in, newest wins: names, roles, tenants; the user is
-   * active and was checked now. A known user whose roles, tenants or status differ from what was
-   * recorded: every instance is told (callers of theirs are built again), as after a recheck.
+   * active and was checked now (a recheck claim is let go). A known user whose roles, tenants or
+   * status differ from what was recorded: every instance is told (callers of theirs are built
+   * again), as after a recheck (UserStatusStore.record), by a grant_revocations row of kind
+   * `identity` and its NOTIFY. One statement: every part of it sees the row as it was before.
    */
   async recordLogin(user: LegacyUser, at = new Date()): Promise<void> {
-    await new UserStatusStore(this.prisma).record(user.id, {
-      active: true,
-      roles: user.roles ?? [],
-      tenants: user.tenants ?? [],
-    });
-    const details = {
-      email: user.email,
-      firstName: user.firstName ?? null,
-      lastName: user.lastName ?? null,
-      roles: user.roles ?? [],
-      tenants: (user.tenants ?? []) as unknown as Prisma.InputJsonValue,
-      active: true,
-      checkedAt: at,
-    };
-    await this.prisma.userLink.upsert({
-      where: { legacyUserId: user.id },
-      create: { legacyUserId: user.id, ...details, lastLoginAt: at },
-      update: { ...details, lastLoginAt: at },
-    });
+    await new UserStatusStore(this.prisma).recordSignIn(user, at);
   }
 }

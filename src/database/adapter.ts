@@ -4,6 +4,7 @@ import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapt
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import type { AppConfig } from '../config/app-config';
 import { lockDataFolder } from './data-folder-lock';
+import { countStatements, type StatementCounter } from './statement-counter';
 
 export interface DatabaseHandle {
   kind: 'pglite' | 'postgres';
@@ -15,9 +16,15 @@ export interface DatabaseHandle {
 /**
  * Picks the driver adapter from the configuration: PostgreSQL through `pg` with a pool, or
  * embedded PGlite (WASM PostgreSQL) stored in a folder (held by this process alone:
- * data-folder-lock.ts), or in memory for `memory://`.
+ * data-folder-lock.ts), or in memory for `memory://`. With a `statements` counter, every
+ * statement sent through the handle's factory is counted there.
  */
-export function openDatabase(database: AppConfig['database']): DatabaseHandle {
+export function openDatabase(database: AppConfig['database'], statements?: StatementCounter): DatabaseHandle {
+  const handle = open(database);
+  return statements ? { ...handle, factory: countStatements(handle.factory, statements) } : handle;
+}
+
+function open(database: AppConfig['database']): DatabaseHandle {
   if (database.kind === 'postgres') {
     return {
       kind: 'postgres',

@@ -4,15 +4,17 @@ import { APP_CONFIG } from '../config/config.module';
 import { openDatabase } from './adapter';
 import { applyMigrations } from './migrator';
 import { DATABASE_HANDLE, PrismaService } from './prisma.service';
+import { StatementCounter } from './statement-counter';
 
 @Global()
 @Module({
   providers: [
+    StatementCounter,
     {
       provide: DATABASE_HANDLE,
-      inject: [APP_CONFIG],
-      useFactory: async (config: AppConfig) => {
-        const handle = openDatabase(config.database);
+      inject: [APP_CONFIG, StatementCounter],
+      useFactory: async (config: AppConfig, statements: StatementCounter) => {
+        const handle = openDatabase(config.database, statements);
         if (config.database.autoMigrate) {
           const applied = await applyMigrations(handle.factory);
           if (applied.length) new Logger('Migrations').log(`applied ${applied.join(', ')}`);
@@ -22,6 +24,6 @@ import { DATABASE_HANDLE, PrismaService } from './prisma.service';
     },
     PrismaService,
   ],
-  exports: [PrismaService],
+  exports: [PrismaService, StatementCounter],
 })
 export class DatabaseModule {}

@@ -39,6 +39,19 @@ class FakeLimiter {
     const count = this.counts.get(key) ?? 0;
     if (count > 0) this.counts.set(key, count - 1);
   }
+  async hitInTurn(limits: Array<{ key: string; limit: number }>) {
+    const states = [];
+    for (const { key, limit } of limits) {
+      const state = await this.hit(key);
+      states.push(state);
+      if (state.count > limit) break;
+    }
+    return states;
+  }
+  async resetAndUndo(resetKey: string, undoKey?: string) {
+    await this.reset(resetKey);
+    if (undoKey !== undefined) await this.undo(undoKey);
+  }
 }
 
 const config = { session: { secret: 's'.repeat(32) }, secureCookies: false } as AppConfig;

@@ -4,8 +4,8 @@ import { APP_CONFIG } from '../config/config.module';
 import { BridgeSessionService } from '../sessions/bridge-session.service';
 import { DeviceCookies } from './device-cookie';
 import type { LegacyUser } from './legacy-user';
-import { LocalUsersService, normalizeEmail } from './local-users.service';
-import { RateLimiterService } from './rate-limiter.service';
+import { LocalUsersService, normalizeEmail, toLegacyUser } from './local-users.service';
+import { RateLimiterService, type CountedLimit } from './rate-limiter.service';
 import { SignInBusyError } from './sign-in-capacity';
 
 export type LoginAttempt =
@@ -56,8 +56,8 @@ export class LocalLoginService {
 
   /** The enabled local user behind a bridge session token, or null. */
   async sessionUser(token: unknown): Promise<LegacyUser | null> {
-    const session = typeof token === 'string' ? await this.sessions.resolve(token) : null;
-    return session ? this.users.findActive(session.userId) : null;
+    const user = typeof token === 'string' ? await this.sessions.localUser(token) : null;
+    return user && !user.disabled ? toLegacyUser(user) : null;
   }
 
   async attempt(email: unknown, password: unknown, client: SignInClient): Promise<LoginAttempt> {
@@ -74,33 +74,29 @@ export class LocalLoginService {
     const full = this.limiter.takeInstanceSlot();
     if (full) throw new SignInBusyError(full.retryAfterSeconds);
     const address = this.limiter.addressKey(client.ip);
-    const ipState = await this.limiter.hit(RateLimiterService.key('ip', address), perIp.windowSeconds);
-    if (ipState.count > perIp.limit) {
-      return { ok: false, code: 'rate_limited', retryAfterSeconds: ipState.retryAfterSeconds };
-    }
-    if (typeof email !== 'string' || typeof password !== 'string' || !email.trim() || !password) {
-      return { ok: false, code: 'invalid_credentials' };
-    }
-    const account = normalizeEmail(email);
+    // Limits 2 to 4, counted in one statement, each only while the ones before it held (a
+    // malformed attempt is counted per address only).
+    const limits: CountedLimit[] = [{ key: RateLimiterService.key('ip', address), ...perIp }];
+    const wellFormed =
+      typeof email === 'string' && typeof password === 'string' && !!email.trim() && !!password;
+    const account = wellFormed ? normalizeEmail(email) : '';
     const pairKey = RateLimiterService.key('account-ip', `${address}|${account}`);
-    const pairState = await this.limiter.hit(pairKey, perAccountAndIp.windowSeconds);
-    if (pairState.count > perAccountAndIp.limit) {
-      return { ok: false, code: 'rate_limited', retryAfterSeconds: pairState.retryAfterSeconds };
-    }
-    const knownDevice = this.devices.knows(client.device, account);
+    const knownDevice = wellFormed && this.devices.knows(client.device, account);
     const accountKey = knownDevice ? undefined : RateLimiterService.key('account', account);
-    if (accountKey) {
-      const accountState = await this.limiter.hit(accountKey, perAccount.windowSeconds);
-      if (accountState.count > perAccount.limit) {
-        return { ok: false, code: 'rate_limited', retryAfterSeconds: accountState.retryAfterSeconds };
-      }
+    if (wellFormed) {
+      limits.push({ key: pairKey, ...perAccountAndIp });
+      if (accountKey) limits.push({ key: accountKey, ...perAccount });
     }
+    const states = await this.limiter.hitInTurn(limits);
+    const over = states.findIndex((state, i) => state.count > limits[i].limit);
+    if (over >= 0)
+      return { ok: false, code: 'rate_limited', retryAfterSeconds: states[over].retryAfterSeconds };
+    if (!wellFormed) return { ok: false, code: 'invalid_credentials' };
     const check = await this.users.verifyPassword(email, password);
     if (!check.ok && check.code === 'invalid_credentials') return check;
     // The right password (of an enabled or a disabled account): this address's failures are
     // forgiven, and the attempt was no guess. Failures from elsewhere stay counted.
-    await this.limiter.reset(pairKey);
-    if (accountKey) await this.limiter.undo(accountKey);
+    await this.limiter.resetAndUndo(pairKey, accountKey);
     return check.ok ? { ...check, device: this.devices.remember(client.device, account) } : check;
   }
 

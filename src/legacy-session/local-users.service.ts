@@ -41,7 +41,9 @@ const EMAIL = /^[^\s@\p{Cc}]+@[^\s@\p{Cc}]+\.[^\s@\p{Cc}]+$/u;
 /** Control characters never name an account (and PostgreSQL text cannot even hold NUL). */
 const CONTROL = /\p{Cc}/u;
 
-export function toLegacyUser(u: LocalUser): LegacyUser {
+export function toLegacyUser(
+  u: Pick<LocalUser, 'id' | 'email' | 'firstName' | 'lastName' | 'roles' | 'tenants'>,
+): LegacyUser {
   return {
     id: u.id,
     email: u.email,

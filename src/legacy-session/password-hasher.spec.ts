@@ -45,4 +45,23 @@ describe('PasswordHasher: the ceiling on password checks', () => {
     release();
     await held;
   });
+
+  it('hashes and checks on the thread pool, never on the event loop', async () => {
+    // The event loop keeps turning while argon2 works; a synchronous call would allow no turn.
+    const turnsDuring = async (work: () => Promise<unknown>) => {
+      let turns = 0;
+      let spinning = true;
+      const spin = () => {
+        turns++;
+        if (spinning) setImmediate(spin);
+      };
+      setImmediate(spin);
+      await work();
+      spinning = false;
+      return turns;
+    };
+    const hasher = new PasswordHasher();
+    expect(await turnsDuring(() => hasher.hash('another password'))).toBeGreaterThan(1);
+    expect(await turnsDuring(() => hasher.verify(stored, 'wrong'))).toBeGreaterThan(1);
+  });
 });

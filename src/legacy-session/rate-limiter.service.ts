@@ -4,7 +4,7 @@ import { clientAddressKey } from '../common/client-address';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
 import { LOGIN_RATE_LIMIT_DEFAULTS } from '../config/env.schema';
-import type { PrismaClient } from '../generated/prisma/client';
+import { Prisma, type PrismaClient } from '../generated/prisma/client';
 import { PrismaService } from '../database/prisma.service';
 import { RateGate } from './sign-in-capacity';
 
@@ -47,6 +47,37 @@ export interface RateLimitState {
   count: number;
   retryAfterSeconds: number;
 }
+
+/** One limit to count an event against: its counter's key, its limit and its window. */
+export interface CountedLimit extends RateLimit {
+  key: string;
+}
+
+const NOW = Prisma.raw(`(now() AT TIME ZONE 'UTC')::timestamp(3)`);
+
+/**
+ * The statement that counts one event of `key` in its current window (a new window when the
+ * last one ended), returning `count` and `retry_after` (the seconds left in the window), for
+ * this service and for statements that count and write in one (a WITH query). `source` (a FROM
+ * clause with its WHERE) makes the count conditional: nothing is counted when it yields no row.
+ */
+export function countStatement(key: string, windowSeconds: number, source = Prisma.empty): Prisma.Sql {
+  return Prisma.sql`
+      INSERT INTO rate_limit_counters (key, count, reset_at)
+      SELECT ${key}::text, 1, ${NOW} + ${windowSeconds}::int * interval '1 second' ${source}
+      ON CONFLICT (key) DO UPDATE SET
+        count = CASE WHEN rate_limit_counters.reset_at <= ${NOW} THEN 1
+                     ELSE rate_limit_counters.count + 1 END,
+        reset_at = CASE WHEN rate_limit_counters.reset_at <= ${NOW} THEN EXCLUDED.reset_at
+                        ELSE rate_limit_counters.reset_at END
+      RETURNING count, CEIL(EXTRACT(EPOCH FROM (reset_at - ${NOW})) - 0.001)::int AS retry_after`;
+}
+
+/** A counter's state from what countStatement returns. */
+export const toState = (row: { count: number; retry_after: number }): RateLimitState => ({
+  count: Number(row.count),
+  retryAfterSeconds: Math.max(1, Number(row.retry_after)),
+});
 
 /**
  * Fixed-window counters in the database, so every instance sees the same counts. Keys are
@@ -91,17 +122,34 @@ export class RateLimiterService {
 
   /** Counts one event and returns the count in the current window. */
   async hit(key: string, windowSeconds: number): Promise<RateLimitState> {
-    const rows = await this.prisma.$queryRaw<Array<{ count: number; retry_after: number }>>`
-      INSERT INTO rate_limit_counters (key, count, reset_at)
-      VALUES (${key}, 1, (now() AT TIME ZONE 'UTC')::timestamp(3) + ${windowSeconds}::int * interval '1 second')
-      ON CONFLICT (key) DO UPDATE SET
-        count = CASE WHEN rate_limit_counters.reset_at <= (now() AT TIME ZONE 'UTC')::timestamp(3) THEN 1
-                     ELSE rate_limit_counters.count + 1 END,
-        reset_at = CASE WHEN rate_limit_counters.reset_at <= (now() AT TIME ZONE 'UTC')::timestamp(3) THEN EXCLUDED.reset_at
-                        ELSE rate_limit_counters.reset_at END
-      RETURNING count,
-        CEIL(EXTRACT(EPOCH FROM (reset_at - (now() AT TIME ZONE 'UTC')::timestamp(3))) - 0.001)::int AS retry_after`;
-    return { count: Number(rows[0].count), retryAfterSeconds: Math.max(1, Number(rows[0].retry_after)) };
+    const rows = await this.prisma.$queryRaw<Array<{ count: number; retry_after: number }>>(
+      countStatement(key, windowSeconds),
+    );
+    return toState(rows[0]);
+  }
+
+  /**
+   * Counts one event against each limit in turn, as hit() one after another would, in one
+   * statement: a limit is counted only while every one before it is within its own. Returns the
+   * states of the limits counted, in order; only the last one can be over its limit.
+   */
+  async hitInTurn(limits: readonly CountedLimit[]): Promise<RateLimitState[]> {
+    if (limits.length === 0) return [];
+    const name = (i: number) => Prisma.raw(`s${i}`);
+    const steps = limits.map((l, i) => {
+      const gate =
+        i === 0
+          ? Prisma.empty
+          : Prisma.sql`FROM ${name(i - 1)} WHERE ${name(i - 1)}.count <= ${limits[i - 1].limit}::int`;
+      return Prisma.sql`${name(i)} AS (${countStatement(l.key, l.windowSeconds, gate)})`;
+    });
+    const counted = limits.map(
+      (_, i) => Prisma.sql`SELECT ${i}::int AS step, count, retry_after FROM ${name(i)}`,
+    );
+    const rows = await this.prisma.$queryRaw<Array<{ step: number; count: number; retry_after: number }>>`
+      WITH ${Prisma.join(steps, ', ')}
+      ${Prisma.join(counted, ' UNION ALL ')}`;
+    return rows.sort((a, b) => Number(a.step) - Number(b.step)).map(toState);
   }
 
   /** The count in the current window without adding to it. */
@@ -122,7 +170,16 @@ export class RateLimiterService {
   async undo(key: string): Promise<void> {
     await this.prisma.$executeRaw`
       UPDATE rate_limit_counters SET count = count - 1
-      WHERE key = ${key} AND count > 0 AND reset_at > (now() AT TIME ZONE 'UTC')::timestamp(3)`;
+      WHERE key = ${key} AND count > 0 AND reset_at > ${NOW}`;
+  }
+
+  /** reset(`resetKey`) and, when given, undo(`undoKey`), in one statement. */
+  async resetAndUndo(resetKey: string, undoKey?: string): Promise<void> {
+    if (undoKey === undefined) return this.reset(resetKey);
+    await this.prisma.$executeRaw`
+      WITH cleared AS (DELETE FROM rate_limit_counters WHERE key = ${resetKey})
+      UPDATE rate_limit_counters SET count = count - 1
+      WHERE key = ${undoKey} AND count > 0 AND reset_at > ${NOW}`;
   }
 
   /** Drops windows that ended (housekeeping). */

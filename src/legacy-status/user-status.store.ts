@@ -1,6 +1,6 @@
 import { Prisma, type PrismaClient } from '../generated/prisma/client';
-import { notify } from '../access/grant.store';
-import { rolesFrom, tenantsFrom, type LegacyTenant } from '../legacy-session/legacy-user';
+import { REVOCATION_CHANNEL } from '../access/grant.store';
+import { rolesFrom, tenantsFrom, type LegacyTenant, type LegacyUser } from '../legacy-session/legacy-user';
 
 /** What the legacy app says about a user now (LEGACY_USER_URL, or the local user table). */
 export interface LegacyAnswer {
@@ -14,6 +14,34 @@ export interface RecordOutcome {
   changed: boolean;
   /** Known active before, inactive now: the caller ends the user's grants. */
   deactivated: boolean;
+}
+
+/** The database's clock, as the timestamp(3) columns hold it. */
+const NOW_SQL = Prisma.raw(`(now() AT TIME ZONE 'UTC')::timestamp(3)`);
+
+/** The link as it was before the statement (every part of one statement sees the same snapshot). */
+const beforeOf = (legacyUserId: string) =>
+  Prisma.sql`SELECT roles, tenants, active FROM user_links WHERE legacy_user_id = ${legacyUserId}`;
+
+/**
+ * The change rule, the one place it is written: the tail of a statement whose `before` is the
+ * link before it (beforeOf) and that writes the new roles, tenants and status. When the user was
+ * known and any of the three differs, a grant_revocations row of kind `identity` is added and
+ * announced (NOTIFY on the revocation channel, delivered at commit): every instance rebuilds that
+ * user's callers. Selects, for a known user, whether it was active and whether it changed.
+ */
+function identityNews(legacyUserId: string, roles: string[], tenants: string, active: boolean): Prisma.Sql {
+  return Prisma.sql`news AS (
+        INSERT INTO grant_revocations (kind, legacy_user_id, created_at)
+        SELECT 'identity', ${legacyUserId}::text, ${NOW_SQL} FROM before
+         WHERE before.active IS DISTINCT FROM ${active}
+            OR before.roles IS DISTINCT FROM ${roles}::text[]
+            OR before.tenants IS DISTINCT FROM ${tenants}::jsonb
+        RETURNING seq
+      )
+      SELECT before.active AS was_active, news.seq IS NOT NULL AS changed,
+             CASE WHEN news.seq IS NOT NULL THEN pg_notify(${REVOCATION_CHANNEL}, news.seq::text)::text END AS notified
+        FROM before LEFT JOIN news ON true`;
 }
 
 /** Claims on a recheck older than this are taken over (the instance that held it died). */
@@ -54,40 +82,48 @@ export class UserStatusStore {
   }
 
   /**
-   * Records what the legacy app said now (the newest answer wins) and, when it changed anything
-   * tools or the bridge see, tells every instance.
+   * Records what the legacy app said now (the newest answer wins) about a linked user and, when it
+   * changed anything tools or the bridge see, tells every instance. One statement (identityNews).
    */
   async record(legacyUserId: string, answer: LegacyAnswer): Promise<RecordOutcome> {
-    return this.prisma.$transaction(async (tx) => {
-      const before = await tx.userLink.findUnique({
-        where: { legacyUserId },
-        select: { roles: true, tenants: true, active: true },
-      });
-      if (!before) return { changed: false, deactivated: false };
-      const roles = rolesFrom(answer.roles);
-      const tenants = tenantsFrom(answer.tenants);
-      await tx.userLink.update({
-        where: { legacyUserId },
-        data: {
-          roles,
-          tenants: tenants as unknown as Prisma.InputJsonValue,
-          active: answer.active,
-          checkedAt: new Date(),
-          checkClaimedAt: null,
-        },
-      });
-      const changed =
-        before.active !== answer.active ||
-        JSON.stringify(rolesFrom(before.roles)) !== JSON.stringify(roles) ||
-        JSON.stringify(tenantsFrom(before.tenants)) !== JSON.stringify(tenants);
-      if (changed) {
-        const event = await tx.grantRevocation.create({
-          data: { kind: 'identity', legacyUserId },
-          select: { seq: true },
-        });
-        await notify(tx, event.seq);
-      }
-      return { changed, deactivated: before.active && !answer.active };
-    });
+    const roles = rolesFrom(answer.roles);
+    const tenants = JSON.stringify(tenantsFrom(answer.tenants));
+    const rows = await this.prisma.$queryRaw<Array<{ was_active: boolean; changed: boolean }>>`
+      WITH before AS (${beforeOf(legacyUserId)}),
+      link AS (
+        UPDATE user_links SET roles = ${roles}::text[], tenants = ${tenants}::jsonb, active = ${answer.active},
+               checked_at = ${NOW_SQL}, check_claimed_at = NULL, updated_at = ${NOW_SQL}
+         WHERE legacy_user_id = ${legacyUserId}
+      ),
+      ${identityNews(legacyUserId, roles, tenants, answer.active)}`;
+    const row = rows[0];
+    if (!row) return { changed: false, deactivated: false };
+    return { changed: row.changed, deactivated: row.was_active && !answer.active };
+  }
+
+  /**
+   * A completed sign-in: the user link made or brought up to date with what the legacy app said
+   * (names, roles, tenants; active; checked now, a recheck claim let go) and, for a known user
+   * whose roles, tenants or status differ, the news to every instance, as after a recheck. One
+   * statement (identityNews).
+   */
+  async recordSignIn(user: LegacyUser, at: Date): Promise<void> {
+    const roles = rolesFrom(user.roles ?? []);
+    const tenants = JSON.stringify(tenantsFrom(user.tenants ?? []));
+    await this.prisma.$queryRaw`
+      WITH before AS (${beforeOf(user.id)}),
+      link AS (
+        INSERT INTO user_links (legacy_user_id, email, first_name, last_name, roles, tenants, active,
+                                checked_at, last_login_at, created_at, updated_at)
+        VALUES (${user.id}, ${user.email}, ${user.firstName ?? null}::text, ${user.lastName ?? null}::text,
+                ${roles}::text[], ${tenants}::jsonb, true, ${at}::timestamp(3), ${at}::timestamp(3),
+                ${at}::timestamp(3), ${at}::timestamp(3))
+        ON CONFLICT (legacy_user_id) DO UPDATE SET
+          email = EXCLUDED.email, first_name = EXCLUDED.first_name, last_name = EXCLUDED.last_name,
+          roles = EXCLUDED.roles, tenants = EXCLUDED.tenants, active = true,
+          checked_at = EXCLUDED.checked_at, last_login_at = EXCLUDED.last_login_at,
+          check_claimed_at = NULL, updated_at = EXCLUDED.updated_at
+      ),
+      ${identityNews(user.id, roles, tenants, true)}`;
   }
 }

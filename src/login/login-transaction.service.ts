@@ -1,7 +1,13 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import type { LoginTransaction, PrismaClient } from '../generated/prisma/client';
+import { Prisma, type LoginTransaction, type PrismaClient } from '../generated/prisma/client';
 import { PrismaService } from '../database/prisma.service';
+import {
+  countStatement,
+  toState,
+  type CountedLimit,
+  type RateLimitState,
+} from '../legacy-session/rate-limiter.service';
 
 const sha256 = (value: string) => createHash('sha256').update(value).digest();
 
@@ -23,6 +29,30 @@ const ENDED = { externalAuthId: null } as const;
 /** Transaction ids: 128 random bits, URL- and cookie-name-safe. */
 export const TRANSACTION_ID = /^[A-Za-z0-9_-]{22}$/;
 
+/** Every column of login_transactions under its Prisma name, for statements Prisma cannot write. */
+const TRANSACTION_COLUMNS = Prisma.raw(
+  [
+    'id',
+    'external_auth_id AS "externalAuthId"',
+    'external_auth_id_hash AS "externalAuthIdHash"',
+    'browser_binding AS "browserBinding"',
+    'status::text AS status',
+    'strategy',
+    'legacy_user_id AS "legacyUserId"',
+    'error_code AS "errorCode"',
+    'completing_at AS "completingAt"',
+    'login_redirect_at AS "loginRedirectAt"',
+    'legacy_redirects AS "legacyRedirects"',
+    'declined_user_id AS "declinedUserId"',
+    'created_at AS "createdAt"',
+    'updated_at AS "updatedAt"',
+    'expires_at AS "expiresAt"',
+    'completed_at AS "completedAt"',
+  ].join(', '),
+);
+
+type Nullable<T> = { [K in keyof T]: T[K] | null };
+
 export type TransactionState =
   | { kind: 'pending'; tx: LoginTransaction }
   | { kind: 'expired' | 'completed' | 'failed'; tx: LoginTransaction };
@@ -37,32 +67,47 @@ export type TransactionState =
 export class LoginTransactionService {
   constructor(@Inject(PrismaService) private readonly prisma: PrismaClient) {}
 
+  /**
+   * A visit of the Login URI: counted against its rate limit (`counted`) and, within it, a new
+   * transaction, unless one for the same external_auth_id has completed already (a replay,
+   * recognised by the hash). `created` is null over the limit (`limit` says so; nothing else is
+   * written) and for a replay. `loginRedirectAt`: the browser is shown the sign-in form at once
+   * (see nextStep). One statement: the count, the check and the insert.
+   */
   async create(input: {
     externalAuthId: string;
     strategy: string;
     ttlSeconds: number;
-  }): Promise<{ tx: LoginTransaction; bindingSecret: string }> {
+    loginRedirectAt?: Date;
+    counted: CountedLimit;
+  }): Promise<{ created: { tx: LoginTransaction; bindingSecret: string } | null; limit: RateLimitState }> {
     const bindingSecret = randomBytes(32).toString('base64url');
-    const tx = await this.prisma.loginTransaction.create({
-      data: {
-        id: randomBytes(16).toString('base64url'),
-        externalAuthId: input.externalAuthId,
-        externalAuthIdHash: externalAuthIdHash(input.externalAuthId),
-        browserBinding: sha256(bindingSecret).toString('hex'),
-        strategy: input.strategy,
-        expiresAt: new Date(Date.now() + input.ttlSeconds * 1000),
-      },
-    });
-    return { tx, bindingSecret };
-  }
-
-  /** True once any transaction for this external_auth_id completed (replays stop here), by its hash. */
-  async wasCompleted(externalAuthId: string): Promise<boolean> {
-    const row = await this.prisma.loginTransaction.findFirst({
-      where: { externalAuthIdHash: externalAuthIdHash(externalAuthId), status: 'completed' },
-      select: { id: true },
-    });
-    return row !== null;
+    const hash = externalAuthIdHash(input.externalAuthId);
+    const now = new Date();
+    const { counted } = input;
+    // One row: the count, and the new transaction's columns (all null when none was written).
+    const [row] = await this.prisma.$queryRaw<
+      Array<{ count: number; retry_after: number } & Nullable<LoginTransaction>>
+    >`
+      WITH counted AS (${countStatement(counted.key, counted.windowSeconds)}),
+      created AS (
+        INSERT INTO login_transactions (id, external_auth_id, external_auth_id_hash, browser_binding, strategy,
+                                        login_redirect_at, created_at, updated_at, expires_at)
+        SELECT ${randomBytes(16).toString('base64url')}::text, ${input.externalAuthId}::text, ${hash}::text,
+               ${sha256(bindingSecret).toString('hex')}::text, ${input.strategy}::text,
+               ${input.loginRedirectAt ?? null}::timestamp(3), ${now}::timestamp(3), ${now}::timestamp(3),
+               ${new Date(now.getTime() + input.ttlSeconds * 1000)}::timestamp(3)
+          FROM counted
+         WHERE counted.count <= ${counted.limit}::int
+           AND NOT EXISTS (SELECT 1 FROM login_transactions
+                            WHERE external_auth_id_hash = ${hash} AND status = 'completed')
+        RETURNING ${TRANSACTION_COLUMNS})
+      SELECT counted.count, counted.retry_after, created.* FROM counted LEFT JOIN created ON true`;
+    const { count, retry_after, ...tx } = row;
+    return {
+      created: tx.id === null ? null : { tx: tx as LoginTransaction, bindingSecret },
+      limit: toState({ count, retry_after }),
+    };
   }
 
   /** The transaction, only when the browser proves it holds the binding secret. */

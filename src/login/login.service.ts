@@ -10,7 +10,11 @@ import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
 import type { LoginTransaction } from '../generated/prisma/client';
 import { LegacyAuthenticator } from '../legacy-session/legacy-authenticator';
-import { RateLimiterService } from '../legacy-session/rate-limiter.service';
+import {
+  RateLimiterService,
+  type CountedLimit,
+  type RateLimitState,
+} from '../legacy-session/rate-limiter.service';
 import type { LegacyUser } from '../legacy-session/legacy-user';
 import { BRIDGE_SESSION_COOKIE, BridgeSessionService } from '../sessions/bridge-session.service';
 import { nextStep } from './login-decision';
@@ -94,37 +98,60 @@ export class LoginService {
 
   /** GET /auth/login?external_auth_id=…: the Login URI. */
   async start(ctx: LoginContext, externalAuthId: unknown): Promise<LoginResponse> {
-    const limited = await this.startLimited(ctx);
-    if (limited) return limited;
+    const counted = this.startLimit(ctx);
     if (typeof externalAuthId !== 'string' || !EXTERNAL_AUTH_ID.test(externalAuthId)) {
-      return this.fail(ctx, 'invalid_external_auth_id');
+      const limited = await this.startLimited(
+        ctx,
+        await this.limiter.hit(counted.key, counted.windowSeconds),
+      );
+      return limited ?? this.fail(ctx, 'invalid_external_auth_id');
     }
-    if (await this.transactions.wasCompleted(externalAuthId)) {
-      return this.fail(ctx, 'login_already_completed', { externalAuthId });
-    }
+    // The local strategy answers "who is signed in" from this database alone (one read, none
+    // for a browser without a session cookie), so it is asked first: a browser nobody is signed
+    // in on goes to the sign-in form next, and its transaction is created as sent there (no
+    // second write). Other strategies ask the legacy app, and only once the transaction exists
+    // (a failure there is a step of it).
+    const early =
+      this.legacy.strategy === 'local' ? await this.legacy.currentUser(ctx.req, ctx.res) : undefined;
     const ttlSeconds = this.config.login.transactionTtlSeconds;
-    const { tx, bindingSecret } = await this.transactions.create({
+    const { created, limit } = await this.transactions.create({
       externalAuthId,
       strategy: this.legacy.strategy,
       ttlSeconds,
+      ...(early === null && { loginRedirectAt: new Date() }),
+      counted,
     });
+    const limited = await this.startLimited(ctx, limit);
+    if (limited) return limited;
+    if (!created) return this.fail(ctx, 'login_already_completed', { externalAuthId });
+    const { tx, bindingSecret } = created;
     // The cookie outlives the transaction by an hour, so a late visit hears "expired", not "unknown".
     const cookie = { name: txCookieName(tx.id), value: bindingSecret, maxAgeMs: (ttlSeconds + 3600) * 1000 };
-    return this.proceed(ctx, { tx, secret: bindingSecret, cookies: [cookie] });
+    const flow: Flow = { tx, secret: bindingSecret, cookies: [cookie] };
+    return early === undefined ? this.proceed(ctx, flow) : this.proceedWith(ctx, flow, early);
   }
 
   /**
    * Every visit of the Login URI writes rows (a transaction, or an audit row for a bad link), so
-   * visits are counted per client address (an IPv6 client by its /64: addressKey). Over the
-   * limit: a 429 page with Retry-After, nothing written but the counter (one audit row when the
-   * limit is first crossed in a window).
+   * visits are counted per client address (an IPv6 client by its /64: addressKey), a valid one
+   * in the same statement that writes its transaction (LoginTransactionService.create).
    */
-  private async startLimited(ctx: LoginContext): Promise<LoginResponse | undefined> {
-    const { limit, windowSeconds } = this.limiter.limits.loginStartPerIp;
-    const { count, retryAfterSeconds } = await this.limiter.hit(
-      RateLimiterService.key('login-start', this.limiter.addressKey(ctx.req.ip)),
-      windowSeconds,
-    );
+  private startLimit(ctx: LoginContext): CountedLimit {
+    return {
+      key: RateLimiterService.key('login-start', this.limiter.addressKey(ctx.req.ip)),
+      ...this.limiter.limits.loginStartPerIp,
+    };
+  }
+
+  /**
+   * Over the limit: a 429 page with Retry-After, nothing written but the counter (one audit row
+   * when the limit is first crossed in a window).
+   */
+  private async startLimited(
+    ctx: LoginContext,
+    { count, retryAfterSeconds }: RateLimitState,
+  ): Promise<LoginResponse | undefined> {
+    const { limit } = this.limiter.limits.loginStartPerIp;
     if (count <= limit) return undefined;
     if (count === limit + 1) {
       await this.record(ctx, 'failure', 'rate_limited');
@@ -185,8 +212,7 @@ export class LoginService {
       return this.sendToSignIn(ctx, flow, this.config.legacy.logoutUrl);
     }
     if (user && form.action === 'continue' && form.user === user.id) {
-      flow.tx = await this.transactions.update(flow.tx.id, { legacyUserId: user.id });
-      return this.complete(ctx, flow, user);
+      return this.complete(ctx, flow, user, { approved: true });
     }
     // The session changed since the page was shown (another tab): decide again for the current one.
     return this.proceedWith(ctx, flow, user);
@@ -226,8 +252,7 @@ export class LoginService {
     const maxAgeSeconds = this.config.login.sessionMaxAgeHours * 3600;
     const session = await this.sessions.create({ userId: attempt.user.id }, maxAgeSeconds);
     flow.cookies.push({ name: BRIDGE_SESSION_COOKIE, value: session.token, maxAgeMs: maxAgeSeconds * 1000 });
-    flow.tx = await this.transactions.update(flow.tx.id, { legacyUserId: attempt.user.id });
-    return this.complete(ctx, flow, attempt.user);
+    return this.complete(ctx, flow, attempt.user, { approved: true });
   }
 
   /** Asks the legacy strategy who is signed in, then takes the next step. */
@@ -301,14 +326,22 @@ export class LoginService {
    * AuthKit once, follow its redirect_uri only to the AuthKit origin. An unknown outcome
    * (timeout, 5xx) gives the claim back and offers a retry; it is never resent by itself.
    */
-  private async complete(ctx: LoginContext, flow: Flow, user: LegacyUser): Promise<LoginResponse> {
+  private async complete(
+    ctx: LoginContext,
+    flow: Flow,
+    user: LegacyUser,
+    options: { approved?: boolean } = {},
+  ): Promise<LoginResponse> {
     const { tx } = flow;
     const { externalAuthId } = tx;
     const txRef = transactionRef(tx.id);
-    // Only an open flow still has its external_auth_id; an ended one is answered from its state.
-    if (externalAuthId === null) return this.lostClaim(ctx, flow, user);
-    if (!(await this.transactions.claim(tx.id, user.id, this.staleBefore())))
+    // The claim records the user the flow is approved for. Only an open flow still has its
+    // external_auth_id; an ended one is answered from its state. A user the person approved just
+    // now (signed in, or "Continue as") is recorded on the transaction even when the claim is lost.
+    if (externalAuthId === null || !(await this.transactions.claim(tx.id, user.id, this.staleBefore()))) {
+      if (options.approved) flow.tx = await this.transactions.update(tx.id, { legacyUserId: user.id });
       return this.lostClaim(ctx, flow, user);
+    }
     const userConsentOptions = this.consentOptions(user, txRef);
     let redirectUri: string;
     try {
@@ -333,17 +366,22 @@ export class LoginService {
       return this.fail(ctx, 'redirect_rejected', { flow, user });
     }
     // AuthKit has completed: whatever happens to our bookkeeping, the browser must get its redirect.
-    // With the database briefly gone, the record is written when it is back (never half-written).
+    // The transaction's end, the user link and the audit row are independent writes, sent
+    // together; with the database briefly gone, each is written when it is back.
     const completedAt = new Date();
-    await writeOrRetry(
-      async () => {
-        await this.transactions.markCompleted(tx.id, completedAt);
-        await this.links.recordLogin(user, completedAt);
-      },
-      `completion of transaction ${txRef}`,
-      this.logger,
-    );
-    await this.record(ctx, 'success', 'completed', tx, user);
+    await Promise.all([
+      writeOrRetry(
+        () => this.transactions.markCompleted(tx.id, completedAt),
+        `completion of transaction ${txRef}`,
+        this.logger,
+      ),
+      writeOrRetry(
+        () => this.links.recordLogin(user, completedAt),
+        `sign-in record of transaction ${txRef}`,
+        this.logger,
+      ),
+      this.record(ctx, 'success', 'completed', tx, user),
+    ]);
     this.logger.log({ txRef, ext: externalAuthIdHint(externalAuthId) }, 'login completed');
     return this.redirect(ctx, redirectUri, [...flow.cookies, { name: txCookieName(tx.id) }]);
   }

@@ -1,5 +1,6 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { StatementCounter } from '../database/statement-counter';
 
 type HttpLabel = 'method' | 'route' | 'status';
 
@@ -27,8 +28,31 @@ export class MetricsService {
     { count: Counter.Internal; duration: Histogram.Internal<HttpLabel> }
   >();
 
-  constructor() {
+  constructor(@Optional() @Inject(StatementCounter) statements?: StatementCounter) {
     collectDefaultMetrics({ register: this.registry });
+    if (statements) this.countStatements(statements);
+  }
+
+  /**
+   * `database_statements_total`: every statement sent to the database (each one a round trip),
+   * by whether it ran inside a transaction. Counted in plain numbers by the driver adapter
+   * (StatementCounter) and carried over here when /metrics is read.
+   */
+  private countStatements(statements: StatementCounter): void {
+    const reported = { outside: 0, inside: 0 };
+    new Counter({
+      name: 'database_statements_total',
+      help: 'Statements sent to the database (each a round trip), by whether they ran inside a transaction (BEGIN and COMMIT included)',
+      labelNames: ['in_transaction'] as const,
+      registers: [this.registry],
+      collect() {
+        const { outside, inside } = statements;
+        this.inc({ in_transaction: 'false' }, outside - reported.outside);
+        this.inc({ in_transaction: 'true' }, inside - reported.inside);
+        reported.outside = outside;
+        reported.inside = inside;
+      },
+    });
   }
 
   observe(method: string, route: string, status: number, seconds: number): void {

@@ -1,12 +1,18 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import type { PrismaClient } from '../generated/prisma/client';
+import type { LocalUser, PrismaClient } from '../generated/prisma/client';
 import { PrismaService } from '../database/prisma.service';
 
 export interface BridgeSessionData {
   /** The local user signed in. */
   userId: string;
 }
+
+/** What a session lookup reads of its local user (never the password hash). */
+export type SessionUser = Pick<
+  LocalUser,
+  'id' | 'email' | 'firstName' | 'lastName' | 'disabled' | 'roles' | 'tenants'
+>;
 
 /** The signed cookie holding the bridge session token (path /auth). */
 export const BRIDGE_SESSION_COOKIE = 'cbridge_session';
@@ -38,6 +44,20 @@ export class BridgeSessionService {
     if (!row || row.expiresAt <= new Date()) return null;
     const data = row.data as Partial<BridgeSessionData> | null;
     return typeof data?.userId === 'string' ? { userId: data.userId } : null;
+  }
+
+  /**
+   * The local user a live session belongs to (enabled or not: the caller decides), or null; the
+   * session and its user are read in one statement.
+   */
+  async localUser(token: string | undefined): Promise<SessionUser | null> {
+    if (!token || !TOKEN.test(token)) return null;
+    const rows = await this.prisma.$queryRaw<SessionUser[]>`
+      SELECT u.id, u.email, u.first_name AS "firstName", u.last_name AS "lastName", u.disabled, u.roles, u.tenants
+        FROM http_sessions s JOIN local_users u ON u.id = s.data->>'userId'
+       WHERE s.id_hash = ${hashToken(token)} AND s.expires_at > ${new Date()}::timestamp(3)
+         AND jsonb_typeof(s.data->'userId') = 'string'`;
+    return rows[0] ?? null;
   }
 
   async destroy(token: string | undefined): Promise<void> {
