@@ -294,27 +294,37 @@ async function main(): Promise<void> {
       loginBridge = undefined;
       const db = settings.databaseUrl ? await createBenchDatabase(settings.databaseUrl) : undefined;
       try {
-        for (const strategy of ['local', 'session-introspection'] as const) {
-          const r = await runSigninUnderLoad({
-            strategy,
-            emulator,
-            port: loginPort,
-            databaseUrl: db?.url,
-            token,
-            connections: settings.signinConnections,
-            idleFlows: settings.signinIdleFlows,
-            loadSeconds: settings.signinSeconds,
-            keep,
-          });
-          results.signin = [...(results.signin ?? []), r];
-          const t = (x: Timings) =>
-            `p50 ${x.p50.toFixed(1)} ms, p99 ${x.p99.toFixed(1)} ms (${x.flows} flows, ${x.errors} errors${x.firstError ? `: ${x.firstError}` : ''})`;
-          log(`  ${strategy} (${r.database}): idle ${t(r.idle)}`);
-          log(
-            `  ${strategy} (${r.database}): under load ${t(r.loaded)}; median ${r.medianRatio.toFixed(1)}× idle; ` +
-              `MCP ${r.mcp.rps.toFixed(0)} req/s meanwhile; ${r.statementsPerSignin?.toFixed(1) ?? '–'} statements per sign-in`,
-          );
-        }
+        const bridges = [
+          { label: undefined as string | undefined, root: undefined as string | undefined },
+          ...(settings.candidate
+            ? [{ label: settings.candidateLabel, root: join(settings.candidate, 'dist-bench', 'bench') }]
+            : []),
+        ];
+        for (const strategy of ['local', 'session-introspection'] as const)
+          for (const { label, root } of bridges) {
+            const r = await runSigninUnderLoad({
+              label,
+              root,
+              strategy,
+              emulator,
+              port: loginPort,
+              databaseUrl: db?.url,
+              token,
+              connections: settings.signinConnections,
+              idleFlows: settings.signinIdleFlows,
+              loadSeconds: settings.signinSeconds,
+              keep,
+            });
+            results.signin = [...(results.signin ?? []), r];
+            const t = (x: Timings) =>
+              `p50 ${x.p50.toFixed(1)} ms, p99 ${x.p99.toFixed(1)} ms (${x.flows} flows, ${x.errors} errors${x.firstError ? `: ${x.firstError}` : ''})`;
+            const name = `${label ? `${label}: ` : ''}${strategy} (${r.database})`;
+            log(`  ${name}: idle ${t(r.idle)}`);
+            log(
+              `  ${name}: under load ${t(r.loaded)}; median ${r.medianRatio.toFixed(1)}× idle; ` +
+                `MCP ${r.mcp.rps.toFixed(0)} req/s meanwhile; ${r.statementsPerSignin?.toFixed(1) ?? '–'} statements per sign-in`,
+            );
+          }
       } finally {
         await db?.drop();
       }

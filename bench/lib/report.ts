@@ -189,7 +189,7 @@ export function checkTargets(r: BenchResults): TargetCheck[] {
     required: '0',
     met: runsWithErrors.length === 0,
   });
-  for (const s of r.signin ?? []) {
+  for (const s of (r.signin ?? []).filter((x) => x.bridge === undefined)) {
     checks.push({
       target: `${s.strategy} sign-in (${s.database}) with ${s.mcpConnections} MCP connections on the instance: p99; median vs. idle`,
       measured: `${f0(s.loaded.p99)} ms; ${f1(s.medianRatio)}× (${f1(s.loaded.p50)} vs. ${f1(s.idle.p50)} ms)`,
@@ -307,12 +307,12 @@ export function markdown(r: BenchResults): string {
       '',
     );
     out.push(
-      '| strategy | database | idle p50 / p99 ms | under load p50 / p99 / max ms | median vs. idle | flows idle / loaded | MCP meanwhile | statements per sign-in | errors |',
+      '| bridge | strategy | database | idle p50 / p99 ms | under load p50 / p99 / max ms | median vs. idle | flows idle / loaded | MCP meanwhile | statements per sign-in | errors |',
     );
-    out.push('|---|---|--:|--:|--:|--:|--:|--:|--:|');
+    out.push('|---|---|---|--:|--:|--:|--:|--:|--:|--:|');
     for (const x of r.signin) {
       out.push(
-        `| ${x.strategy} | ${x.database} | ${f1(x.idle.p50)} / ${f1(x.idle.p99)} | ${f1(x.loaded.p50)} / ${f1(x.loaded.p99)} / ${f1(x.loaded.max)} | ${f1(x.medianRatio)}× | ${x.idle.flows} / ${x.loaded.flows} | ${f0(x.mcp.rps)} req/s at ${x.mcpConnections} conn., p99 ${f1(x.mcp.p99)} ms | ${x.statementsPerSignin === undefined ? '–' : f1(x.statementsPerSignin)} | ${x.idle.errors + x.loaded.errors + x.mcp.errors} |`,
+        `| ${x.bridge ?? 'this tree'} | ${x.strategy} | ${x.database} | ${f1(x.idle.p50)} / ${f1(x.idle.p99)} | ${f1(x.loaded.p50)} / ${f1(x.loaded.p99)} / ${f1(x.loaded.max)} | ${f1(x.medianRatio)}× | ${x.idle.flows} / ${x.loaded.flows} | ${f0(x.mcp.rps)} req/s at ${x.mcpConnections} conn., p99 ${f1(x.mcp.p99)} ms | ${x.statementsPerSignin === undefined ? '–' : f1(x.statementsPerSignin)} | ${x.idle.errors + x.loaded.errors + x.mcp.errors} |`,
       );
     }
     out.push('');

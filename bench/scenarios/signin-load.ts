@@ -25,6 +25,8 @@ export interface Timings {
 }
 
 export interface SigninUnderLoadResult {
+  /** Which bridge: this tree's, or the BENCH_CANDIDATE's (its label). */
+  bridge?: string;
   strategy: SigninStrategy;
   database: 'PGlite' | 'PostgreSQL';
   mcpConnections: number;
@@ -117,6 +119,10 @@ export interface SigninLoadOptions {
   /** Seconds of MCP traffic; flows run from its 2nd second until 1 s before its end. */
   loadSeconds: number;
   keep: <I>(c: Child<I>) => Child<I>;
+  /** Another checkout's compiled bench (dist-bench/bench): its bridge instead of this tree's. */
+  root?: string;
+  /** What to call that bridge in the results. */
+  label?: string;
 }
 
 export async function runSigninUnderLoad(o: SigninLoadOptions): Promise<SigninUnderLoadResult> {
@@ -149,6 +155,7 @@ export async function runSigninUnderLoad(o: SigninLoadOptions): Promise<SigninUn
       `bridge (sign-ins under load, ${o.strategy})`,
       'bridge',
       options as unknown as Record<string, unknown>,
+      { root: o.root },
     ),
   );
   const loader = o.keep(await startChild<{ pid: number }>('load generator', 'load', {}));
@@ -183,6 +190,7 @@ export async function runSigninUnderLoad(o: SigninLoadOptions): Promise<SigninUn
     const loaded = await timeFlows(flow, () => performance.now() - started > (o.loadSeconds - 1) * 1000);
     const mcp = await traffic;
     return {
+      ...(o.label && { bridge: o.label }),
       strategy: o.strategy,
       database: o.databaseUrl ? 'PostgreSQL' : 'PGlite',
       mcpConnections: o.connections,
