@@ -85,6 +85,24 @@ async function main(): Promise<void> {
         profiler = undefined;
         return profile;
       },
+      // Sampling heap profile of a window: where the bytes a call allocates come from.
+      allocationStart: async () => {
+        profiler ??= new Session();
+        profiler.connect();
+        await profiler.post('HeapProfiler.enable');
+        await profiler.post('HeapProfiler.startSampling', {
+          samplingInterval: 4096,
+          includeObjectsCollectedByMajorGC: true,
+          includeObjectsCollectedByMinorGC: true,
+        });
+      },
+      allocationStop: async () => {
+        if (!profiler) throw new Error('allocationStart first');
+        const { profile } = await profiler.post('HeapProfiler.stopSampling');
+        profiler.disconnect();
+        profiler = undefined;
+        return profile;
+      },
       gc: () => {
         const gc = (globalThis as { gc?: () => void }).gc;
         if (!gc) throw new Error('start with --expose-gc');

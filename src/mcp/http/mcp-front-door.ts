@@ -68,13 +68,19 @@ export class McpFrontDoor {
     if (headers['content-encoding'] !== undefined || headers['transfer-encoding'] !== undefined) return false;
     const length = Number(headers['content-length']);
     if (!(length <= JSON_BODY_LIMIT_BYTES)) return false;
-    this.turns.run(() => void this.serve(req, res));
+    // Timed from here: the wait for a turn is part of the answer's duration (metrics, access line).
+    const started = process.hrtime.bigint();
+    const startedMs = Date.now();
+    this.turns.run(() => void this.serve(req, res, started, startedMs));
     return true;
   }
 
-  private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const started = process.hrtime.bigint();
-    const startedMs = Date.now();
+  private async serve(
+    req: IncomingMessage,
+    res: ServerResponse,
+    started: bigint,
+    startedMs: number,
+  ): Promise<void> {
     for (const [name, value] of this.headers) res.setHeader(name, value);
     const reqId = requestIdFor(req, res);
     (res as ServerResponse & { locals: Record<string, unknown> }).locals = {};
