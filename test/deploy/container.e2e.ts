@@ -214,6 +214,8 @@ describeUnless(REASON, __filename)('the production image (Dockerfile)', () => {
     expect(config.Healthcheck?.Test.join(' ')).toContain('/healthz');
     expect(Object.keys(config.ExposedPorts)).toEqual(['3000/tcp']);
     expect(config.Env).toContain('NODE_ENV=production');
+    // V8's heap sized for a 256 MiB container (docs/operations.md, "Memory").
+    expect(config.Env).toContain('NODE_OPTIONS=--max-semi-space-size=8 --max-old-space-size=128');
     expect(config.Cmd).toEqual(['node', 'dist/src/main.js']);
 
     const probe = await dockerOk([
@@ -232,6 +234,7 @@ describeUnless(REASON, __filename)('the production image (Dockerfile)', () => {
          prismaClient: has('@prisma/client'), schemaEngine: has('@prisma/schema-engine-wasm'),
          migrations: fs.readdirSync('prisma/migrations').filter((d) => !d.endsWith('.toml')).length,
          secret: fs.existsSync('/run/secrets/ca'),
+         heapLimitMB: Math.round(require('node:v8').getHeapStatistics().heap_size_limit / 2 ** 20),
        }))`,
     ]);
     const seen = JSON.parse(probe.trim().split('\n').pop()!) as Record<string, unknown>;
@@ -244,6 +247,9 @@ describeUnless(REASON, __filename)('the production image (Dockerfile)', () => {
       secret: false,
     });
     expect(seen.uid).not.toBe(0);
+    // The old-generation limit took (heap_size_limit adds the young generation to it).
+    expect(seen.heapLimitMB).toBeGreaterThanOrEqual(128);
+    expect(seen.heapLimitMB).toBeLessThan(200);
     expect(Number(String(seen.node).split('.')[0])).toBeGreaterThanOrEqual(24);
     expect((await dockerOk(['run', '--rm', '--name', nameFor('id'), IMAGE, 'id', '-u'])).trim()).not.toBe(
       '0',
