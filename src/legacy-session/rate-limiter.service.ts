@@ -6,6 +6,7 @@ import { APP_CONFIG } from '../config/config.module';
 import { LOGIN_RATE_LIMIT_DEFAULTS } from '../config/env.schema';
 import { Prisma, type PrismaClient } from '../generated/prisma/client';
 import { PrismaService } from '../database/prisma.service';
+import { DB_NOW } from '../database/sql';
 import { RateGate } from './sign-in-capacity';
 
 export interface RateLimit {
@@ -53,8 +54,6 @@ export interface CountedLimit extends RateLimit {
   key: string;
 }
 
-const NOW = Prisma.raw(`(now() AT TIME ZONE 'UTC')::timestamp(3)`);
-
 /**
  * The statement that counts one event of `key` in its current window (a new window when the
  * last one ended), returning `count` and `retry_after` (the seconds left in the window), for
@@ -64,16 +63,21 @@ const NOW = Prisma.raw(`(now() AT TIME ZONE 'UTC')::timestamp(3)`);
 export function countStatement(key: string, windowSeconds: number, source = Prisma.empty): Prisma.Sql {
   return Prisma.sql`
       INSERT INTO rate_limit_counters (key, count, reset_at)
-      SELECT ${key}::text, 1, ${NOW} + ${windowSeconds}::int * interval '1 second' ${source}
+      SELECT ${key}::text, 1, ${DB_NOW} + ${windowSeconds}::int * interval '1 second' ${source}
       ON CONFLICT (key) DO UPDATE SET
-        count = CASE WHEN rate_limit_counters.reset_at <= ${NOW} THEN 1
+        count = CASE WHEN rate_limit_counters.reset_at <= ${DB_NOW} THEN 1
                      ELSE rate_limit_counters.count + 1 END,
-        reset_at = CASE WHEN rate_limit_counters.reset_at <= ${NOW} THEN EXCLUDED.reset_at
+        reset_at = CASE WHEN rate_limit_counters.reset_at <= ${DB_NOW} THEN EXCLUDED.reset_at
                         ELSE rate_limit_counters.reset_at END
-      RETURNING count, CEIL(EXTRACT(EPOCH FROM (reset_at - ${NOW})) - 0.001)::int AS retry_after`;
+      RETURNING count, CEIL(EXTRACT(EPOCH FROM (reset_at - ${DB_NOW})) - 0.001)::int AS retry_after`;
 }
 
-/** A counter's state from what countStatement returns. */
+/** The statement that takes back one event of `key`'s current window. */
+const undoStatement = (key: string): Prisma.Sql => Prisma.sql`
+      UPDATE rate_limit_counters SET count = count - 1
+      WHERE key = ${key} AND count > 0 AND reset_at > ${DB_NOW}`;
+
+/** A counter's state from what countStatement (or a read of a counter) returns. */
 export const toState = (row: { count: number; retry_after: number }): RateLimitState => ({
   count: Number(row.count),
   retryAfterSeconds: Math.max(1, Number(row.retry_after)),
@@ -155,11 +159,9 @@ export class RateLimiterService {
   /** The count in the current window without adding to it. */
   async peek(key: string): Promise<RateLimitState> {
     const rows = await this.prisma.$queryRaw<Array<{ count: number; retry_after: number }>>`
-      SELECT count, CEIL(EXTRACT(EPOCH FROM (reset_at - (now() AT TIME ZONE 'UTC')::timestamp(3))) - 0.001)::int AS retry_after
-      FROM rate_limit_counters WHERE key = ${key} AND reset_at > (now() AT TIME ZONE 'UTC')::timestamp(3)`;
-    return rows.length
-      ? { count: Number(rows[0].count), retryAfterSeconds: Math.max(1, Number(rows[0].retry_after)) }
-      : { count: 0, retryAfterSeconds: 0 };
+      SELECT count, CEIL(EXTRACT(EPOCH FROM (reset_at - ${DB_NOW})) - 0.001)::int AS retry_after
+      FROM rate_limit_counters WHERE key = ${key} AND reset_at > ${DB_NOW}`;
+    return rows.length ? toState(rows[0]) : { count: 0, retryAfterSeconds: 0 };
   }
 
   async reset(key: string): Promise<void> {
@@ -168,9 +170,7 @@ export class RateLimiterService {
 
   /** Takes back one event of the current window (one counted before it turned out not to count). */
   async undo(key: string): Promise<void> {
-    await this.prisma.$executeRaw`
-      UPDATE rate_limit_counters SET count = count - 1
-      WHERE key = ${key} AND count > 0 AND reset_at > ${NOW}`;
+    await this.prisma.$executeRaw(undoStatement(key));
   }
 
   /** reset(`resetKey`) and, when given, undo(`undoKey`), in one statement. */
@@ -178,8 +178,7 @@ export class RateLimiterService {
     if (undoKey === undefined) return this.reset(resetKey);
     await this.prisma.$executeRaw`
       WITH cleared AS (DELETE FROM rate_limit_counters WHERE key = ${resetKey})
-      UPDATE rate_limit_counters SET count = count - 1
-      WHERE key = ${undoKey} AND count > 0 AND reset_at > ${NOW}`;
+      ${undoStatement(undoKey)}`;
   }
 
   /** Drops windows that ended (housekeeping). */

@@ -1,5 +1,6 @@
 import { Prisma, type PrismaClient } from '../generated/prisma/client';
 import { REVOCATION_CHANNEL } from '../access/grant.store';
+import { DB_NOW, DB_NOW_TEXT } from '../database/sql';
 import { rolesFrom, tenantsFrom, type LegacyTenant, type LegacyUser } from '../legacy-session/legacy-user';
 
 /** What the legacy app says about a user now (LEGACY_USER_URL, or the local user table). */
@@ -16,9 +17,6 @@ export interface RecordOutcome {
   deactivated: boolean;
 }
 
-/** The database's clock, as the timestamp(3) columns hold it. */
-const NOW_SQL = Prisma.raw(`(now() AT TIME ZONE 'UTC')::timestamp(3)`);
-
 /** The link as it was before the statement (every part of one statement sees the same snapshot). */
 const beforeOf = (legacyUserId: string) =>
   Prisma.sql`SELECT roles, tenants, active FROM user_links WHERE legacy_user_id = ${legacyUserId}`;
@@ -33,7 +31,7 @@ const beforeOf = (legacyUserId: string) =>
 function identityNews(legacyUserId: string, roles: string[], tenants: string, active: boolean): Prisma.Sql {
   return Prisma.sql`news AS (
         INSERT INTO grant_revocations (kind, legacy_user_id, created_at)
-        SELECT 'identity', ${legacyUserId}::text, ${NOW_SQL} FROM before
+        SELECT 'identity', ${legacyUserId}::text, ${DB_NOW} FROM before
          WHERE before.active IS DISTINCT FROM ${active}
             OR before.roles IS DISTINCT FROM ${roles}::text[]
             OR before.tenants IS DISTINCT FROM ${tenants}::jsonb
@@ -46,7 +44,6 @@ function identityNews(legacyUserId: string, roles: string[], tenants: string, ac
 
 /** Claims on a recheck older than this are taken over (the instance that held it died). */
 const CLAIM_SECONDS = 30;
-const NOW = `(now() AT TIME ZONE 'UTC')::timestamp(3)`;
 
 /**
  * The legacy app's view of each linked user (user_links: roles, tenants, active, checked_at) and
@@ -68,10 +65,10 @@ export class UserStatusStore {
   ): Promise<{ claimed: boolean; checkedAt: Date | null }> {
     const rows = await this.prisma.$queryRawUnsafe<Array<{ claimed: boolean; checked_at: Date | null }>>(
       `WITH claimed AS (
-         UPDATE user_links SET check_claimed_at = ${NOW}
+         UPDATE user_links SET check_claimed_at = ${DB_NOW_TEXT}
           WHERE legacy_user_id = $1
-            AND (checked_at IS NULL OR checked_at < ${NOW} - $2::int * interval '1 second')
-            AND (check_claimed_at IS NULL OR check_claimed_at < ${NOW} - interval '${CLAIM_SECONDS} seconds')
+            AND (checked_at IS NULL OR checked_at < ${DB_NOW_TEXT} - $2::int * interval '1 second')
+            AND (check_claimed_at IS NULL OR check_claimed_at < ${DB_NOW_TEXT} - interval '${CLAIM_SECONDS} seconds')
           RETURNING legacy_user_id)
        SELECT EXISTS (SELECT 1 FROM claimed) AS claimed,
               (SELECT checked_at FROM user_links WHERE legacy_user_id = $1) AS checked_at`,
@@ -92,7 +89,7 @@ export class UserStatusStore {
       WITH before AS (${beforeOf(legacyUserId)}),
       link AS (
         UPDATE user_links SET roles = ${roles}::text[], tenants = ${tenants}::jsonb, active = ${answer.active},
-               checked_at = ${NOW_SQL}, check_claimed_at = NULL, updated_at = ${NOW_SQL}
+               checked_at = ${DB_NOW}, check_claimed_at = NULL, updated_at = ${DB_NOW}
          WHERE legacy_user_id = ${legacyUserId}
       ),
       ${identityNews(legacyUserId, roles, tenants, answer.active)}`;

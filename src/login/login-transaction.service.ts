@@ -29,26 +29,33 @@ const ENDED = { externalAuthId: null } as const;
 /** Transaction ids: 128 random bits, URL- and cookie-name-safe. */
 export const TRANSACTION_ID = /^[A-Za-z0-9_-]{22}$/;
 
-/** Every column of login_transactions under its Prisma name, for statements Prisma cannot write. */
+/**
+ * Every column of login_transactions and the Prisma field it is read as, for statements Prisma
+ * cannot write. Keyed by the model's fields: a field added to the model and not here fails to
+ * compile.
+ */
+const TRANSACTION_COLUMN: Record<Prisma.LoginTransactionScalarFieldEnum, string> = {
+  id: 'id',
+  externalAuthId: 'external_auth_id',
+  externalAuthIdHash: 'external_auth_id_hash',
+  browserBinding: 'browser_binding',
+  status: 'status::text',
+  strategy: 'strategy',
+  legacyUserId: 'legacy_user_id',
+  errorCode: 'error_code',
+  completingAt: 'completing_at',
+  loginRedirectAt: 'login_redirect_at',
+  legacyRedirects: 'legacy_redirects',
+  declinedUserId: 'declined_user_id',
+  createdAt: 'created_at',
+  updatedAt: 'updated_at',
+  expiresAt: 'expires_at',
+  completedAt: 'completed_at',
+};
 const TRANSACTION_COLUMNS = Prisma.raw(
-  [
-    'id',
-    'external_auth_id AS "externalAuthId"',
-    'external_auth_id_hash AS "externalAuthIdHash"',
-    'browser_binding AS "browserBinding"',
-    'status::text AS status',
-    'strategy',
-    'legacy_user_id AS "legacyUserId"',
-    'error_code AS "errorCode"',
-    'completing_at AS "completingAt"',
-    'login_redirect_at AS "loginRedirectAt"',
-    'legacy_redirects AS "legacyRedirects"',
-    'declined_user_id AS "declinedUserId"',
-    'created_at AS "createdAt"',
-    'updated_at AS "updatedAt"',
-    'expires_at AS "expiresAt"',
-    'completed_at AS "completedAt"',
-  ].join(', '),
+  Object.entries(TRANSACTION_COLUMN)
+    .map(([field, column]) => `${column} AS "${field}"`)
+    .join(', '),
 );
 
 type Nullable<T> = { [K in keyof T]: T[K] | null };

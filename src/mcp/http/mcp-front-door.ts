@@ -16,6 +16,7 @@ import {
 } from '../../logging/logging.module';
 import { MetricsService } from '../../metrics/metrics.service';
 import { McpEndpointService } from '../protocol/mcp-endpoint.service';
+import { JSONRPC_INTERNAL_ERROR, jsonRpcError } from './challenges';
 import { UpstreamProxyService } from '../proxy/upstream-proxy.service';
 import { JSON_BODY_LIMIT_BYTES, keepBodyError, MCP_PATH } from './deferred-body-error';
 
@@ -70,47 +71,47 @@ export class McpFrontDoor {
     if (!(length <= JSON_BODY_LIMIT_BYTES)) return false;
     // Timed from here: the wait for a turn is part of the answer's duration (metrics, access line).
     const started = process.hrtime.bigint();
-    const startedMs = Date.now();
-    this.turns.run(() => void this.serve(req, res, started, startedMs));
+    this.turns.run(() => void this.serve(req, res, started));
     return true;
   }
 
-  private async serve(
-    req: IncomingMessage,
-    res: ServerResponse,
-    started: bigint,
-    startedMs: number,
-  ): Promise<void> {
+  private async serve(req: IncomingMessage, res: ServerResponse, started: bigint): Promise<void> {
     for (const [name, value] of this.headers) res.setHeader(name, value);
     const reqId = requestIdFor(req, res);
     (res as ServerResponse & { locals: Record<string, unknown> }).locals = {};
-    res.once('close', () => this.finished(req, res, reqId, started, startedMs));
+    res.once('close', () => this.finished(req, res, reqId, started));
     try {
       (req as IncomingMessage & { body?: unknown }).body = parseJsonBody(await readBody(req));
     } catch (err) {
       keepBodyError(req, err);
     }
-    await this.context.runInContext(() => this.endpoint.handle(req as Request, res as Response), {
-      bindings: { reqId },
-    });
+    try {
+      await this.context.runInContext(() => this.endpoint.handle(req as Request, res as Response), {
+        bindings: { reqId },
+      });
+    } catch (err) {
+      // The endpoint answers its own failures; this is the net under it (no unhandled rejection),
+      // answered as the endpoint answers one.
+      this.log.error({ err, reqId }, 'MCP request failed');
+      if (res.headersSent) res.destroy();
+      else {
+        res.statusCode = 500;
+        res.setHeader('Content-Type', 'application/json');
+        res.end(jsonRpcError(JSONRPC_INTERNAL_ERROR, 'Internal error'));
+      }
+    }
   }
 
   /** The access line and the HTTP metrics, as pino-http and MetricsMiddleware write them. */
-  private finished(
-    req: IncomingMessage,
-    res: ServerResponse,
-    reqId: string,
-    started: bigint,
-    startedMs: number,
-  ): void {
+  private finished(req: IncomingMessage, res: ServerResponse, reqId: string, started: bigint): void {
     const status = res.statusCode;
+    const elapsedNs = Number(process.hrtime.bigint() - started);
     // MetricsMiddleware counts answers that finished (not connections closed before the answer).
-    if (res.writableFinished) {
-      this.metrics.observe('POST', MCP_PATH, status, Number(process.hrtime.bigint() - started) / 1e9);
-    }
+    if (res.writableFinished) this.metrics.observe('POST', MCP_PATH, status, elapsedNs / 1e9);
     const level = accessLevel(MCP_PATH, status, undefined, this.sample);
     if (level === 'silent' || !this.log.isLevelEnabled(level)) return;
-    const ms = Date.now() - startedMs;
+    // Whole milliseconds, as pino-http writes them.
+    const ms = Math.round(elapsedNs / 1e6);
     const fields = { reqId, ...accessFields(req, res, ms, MCP_PATH) };
     if (status >= 500) {
       // As pino-http writes it (an error for the status), through the redacting logger.
@@ -126,10 +127,9 @@ export class McpFrontDoor {
  * At most this many MCP calls start per turn of the event loop; the rest wait for the next turns,
  * in arrival order. Under a flood of MCP traffic a turn otherwise holds one call per busy
  * connection (100 connections: ~10 ms of work), and every step of a sign-in in progress (a
- * database answer, the legacy app's answer, the browser's next request) waits a whole turn: a
- * sign-in of ~40 such steps took 6 to 9 times as long as on an idle instance. With a budget, a
- * turn is ~1 ms of MCP work and the sign-in's steps get their turn in between; the MCP calls are
- * answered at the same rate (bench/: sign-ins under load, and the /mcp matrix).
+ * database answer, the legacy app's answer, the browser's next request) waits a whole turn. With
+ * a budget, a turn is ~1 ms of MCP work and the sign-in's steps get their turn in between
+ * (docs/performance.md, sign-ins under load: with the budget and fewer statements per sign-in, 1.5-1.6× the idle median instead of 14.6-16.9×).
  */
 export const MCP_CALLS_PER_TURN = 12;
 
