@@ -1,6 +1,7 @@
 // `node dist-bench/bench/profile.js` (after `tsc -p tsconfig.bench.json`): CPU profile of the bridge
 // answering verified tools/call whoami at 100 connections, summarised by package and function.
 //   PROFILE_TARGET=mcp|healthz   PROFILE_SECONDS=10   PROFILE_CONNECTIONS=100
+//   PROFILE_ALLOCATION=1 (then a sampling heap profile of the same load: bytes allocated per call, by function)
 //   PROFILE_COMPARE=1 (first the bridge and the true floor unprofiled, same load)   PROFILE_LOG_LEVEL=info   PROFILE_LOG_FORMAT=json (the bench bridge runs NODE_ENV=development: pretty at info)
 import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -46,6 +47,39 @@ export function summarise(profile: CpuProfile, top = 25): string {
       .map(([name, t]) => `${((t / total) * 100).toFixed(1).padStart(5)}%  ${name}`)
       .join('\n');
   return `by package (self time, ${(total / 1e6).toFixed(1)} s sampled):\n${fmt(byPkg, 30)}\n\nby function:\n${fmt(byFn, top)}`;
+}
+
+interface AllocationNode {
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  selfSize: number;
+  children: AllocationNode[];
+}
+
+/** Bytes allocated per call, by function and by package, from a sampling heap profile. */
+export function summariseAllocation(profile: { head: AllocationNode }, calls: number, top = 30): string {
+  const byFn = new Map<string, number>();
+  const byPkg = new Map<string, number>();
+  let total = 0;
+  const walk = (n: AllocationNode): void => {
+    if (n.selfSize) {
+      const { url, functionName, lineNumber } = n.callFrame;
+      const file = url.replace(/^.*\/(node_modules|dist-bench)\//, '').replace(/^file:\/\//, '');
+      const fn = `${functionName || '(anonymous)'}  ${file}:${lineNumber + 1}`;
+      byFn.set(fn, (byFn.get(fn) ?? 0) + n.selfSize);
+      const pkg = packageOf(url, functionName);
+      byPkg.set(pkg, (byPkg.get(pkg) ?? 0) + n.selfSize);
+      total += n.selfSize;
+    }
+    for (const c of n.children) walk(c);
+  };
+  walk(profile.head);
+  const fmt = (m: Map<string, number>, k: number) =>
+    [...m.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, k)
+      .map(([name, bytes]) => `${(bytes / calls).toFixed(0).padStart(7)} B  ${name}`)
+      .join('\n');
+  return `allocated per call: ${(total / calls / 1024).toFixed(1)} KB over ${calls} calls\n\nby package:\n${fmt(byPkg, 20)}\n\nby function:\n${fmt(byFn, top)}`;
 }
 
 function packageOf(url: string, fn: string): string {
@@ -132,6 +166,17 @@ async function main(): Promise<void> {
     await writeFile(file, JSON.stringify(profile));
     console.log(`profile: ${file} (open in Chrome DevTools or speedscope)\n`);
     console.log(summarise(profile));
+    if (process.env.PROFILE_ALLOCATION === '1') {
+      await bridge.call('allocationStart');
+      const a = await runLoad({ ...spec, connections, duration: seconds }, bridge);
+      const heap = await bridge.call<{ head: AllocationNode }>('allocationStop');
+      const heapFile = join(dir, `bridge-${target}.heapprofile`);
+      await writeFile(heapFile, JSON.stringify(heap));
+      console.log(
+        `\nallocation ${target} c=${connections}: ${a.rps.toFixed(0)} req/s; profile: ${heapFile}\n`,
+      );
+      console.log(summariseAllocation(heap, a.requests));
+    }
   } finally {
     for (const c of children.reverse()) await c.stop().catch(() => undefined);
   }

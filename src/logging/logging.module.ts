@@ -164,10 +164,15 @@ export function accessLevel(
  * characters (a proxy's id), else a new UUID. Echoed in the response's `X-Request-Id`.
  */
 export function requestIdFor(req: IncomingMessage, res: ServerResponse): string {
-  const incoming = req.headers['x-request-id'];
-  const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+  const id = requestIdOf(req);
   res.setHeader('X-Request-Id', id);
   return id;
+}
+
+/** The request id of a request (see requestIdFor), for a caller that writes the header itself. */
+export function requestIdOf(req: IncomingMessage): string {
+  const incoming = req.headers['x-request-id'];
+  return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
 }
 
 /** The service's root logger (its level, redaction and last scrub), for code outside pino-http. */

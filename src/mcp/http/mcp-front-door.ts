@@ -11,7 +11,7 @@ import {
   accessFields,
   accessLevel,
   accessLine,
-  requestIdFor,
+  requestIdOf,
   ROOT_LOGGER,
 } from '../../logging/logging.module';
 import { MetricsService } from '../../metrics/metrics.service';
@@ -19,6 +19,7 @@ import { McpEndpointService } from '../protocol/mcp-endpoint.service';
 import { JSONRPC_INTERNAL_ERROR, jsonRpcError } from './challenges';
 import { UpstreamProxyService } from '../proxy/upstream-proxy.service';
 import { JSON_BODY_LIMIT_BYTES, keepBodyError, MCP_PATH } from './deferred-body-error';
+import { HeaderPreset, presetHeaders } from './preset-headers';
 
 /** `application/json`, optionally `; charset=utf-8`: the Content-Type of every MCP client. */
 const PLAIN_JSON = /^application\/json[ \t]*(?:;[ \t]*charset=(?:utf-8|"utf-8")[ \t]*)?$/i;
@@ -42,10 +43,11 @@ const FIRST_CHAR = /^[ \t\n\r]*([^ \t\n\r])/;
  */
 @Injectable()
 export class McpFrontDoor {
-  private readonly headers: ReadonlyArray<readonly [string, string]>;
+  /** The headers of every answer: helmet's, computed once at boot, and Vary. */
+  readonly preset: HeaderPreset;
   private readonly sample: number;
   /** MCP calls share each turn of the event loop with everything else (see TurnBudget). */
-  private readonly turns = new TurnBudget(MCP_CALLS_PER_TURN);
+  private readonly turns = new TurnBudget<FrontDoorCall>(MCP_CALLS_PER_TURN, (call) => call.start());
 
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
@@ -56,7 +58,9 @@ export class McpFrontDoor {
     @Inject(ACCESS_LOGGER) private readonly accessLog: Logger,
     private readonly context: PinoLogger,
   ) {
-    this.headers = securityHeaderList({ https: config.publicUrl.startsWith('https://') });
+    const headers = securityHeaderList({ https: config.publicUrl.startsWith('https://') });
+    // Every answer at /mcp varies by Origin (McpOriginPolicy, first on every request).
+    this.preset = new HeaderPreset([...headers.flat(), 'Vary', 'Origin']);
     this.sample = config.logSampleMcpSuccess;
   }
 
@@ -70,20 +74,20 @@ export class McpFrontDoor {
     const length = Number(headers['content-length']);
     if (!(length <= JSON_BODY_LIMIT_BYTES)) return false;
     // Timed from here: the wait for a turn is part of the answer's duration (metrics, access line).
-    const started = process.hrtime.bigint();
-    this.turns.run(() => void this.serve(req, res, started));
+    this.turns.run(new FrontDoorCall(this, req, res, performance.now()));
     return true;
   }
 
-  private async serve(req: IncomingMessage, res: ServerResponse, started: bigint): Promise<void> {
-    for (const [name, value] of this.headers) res.setHeader(name, value);
-    const reqId = requestIdFor(req, res);
-    (res as ServerResponse & { locals: Record<string, unknown> }).locals = {};
-    res.once('close', () => this.finished(req, res, reqId, started));
-    try {
-      (req as IncomingMessage & { body?: unknown }).body = parseJsonBody(await readBody(req));
-    } catch (err) {
-      keepBodyError(req, err);
+  /** The call's body has been read (or could not be): the endpoint answers it. */
+  async answer(call: FrontDoorCall, body: Buffer | Error): Promise<void> {
+    const { req, res, reqId } = call;
+    if (body instanceof Error) keepBodyError(req, body);
+    else {
+      try {
+        (req as IncomingMessage & { body?: unknown }).body = parseJsonBody(body);
+      } catch (err) {
+        keepBodyError(req, err);
+      }
     }
     try {
       await this.context.runInContext(() => this.endpoint.handle(req as Request, res as Response), {
@@ -102,16 +106,17 @@ export class McpFrontDoor {
     }
   }
 
-  /** The access line and the HTTP metrics, as pino-http and MetricsMiddleware write them. */
-  private finished(req: IncomingMessage, res: ServerResponse, reqId: string, started: bigint): void {
+  /** The response has closed: the access line and the HTTP metrics, as pino-http and MetricsMiddleware write them. */
+  finished(call: FrontDoorCall): void {
+    const { req, res, reqId } = call;
     const status = res.statusCode;
-    const elapsedNs = Number(process.hrtime.bigint() - started);
+    const elapsedMs = performance.now() - call.started;
     // MetricsMiddleware counts answers that finished (not connections closed before the answer).
-    if (res.writableFinished) this.metrics.observe('POST', MCP_PATH, status, elapsedNs / 1e9);
+    if (res.writableFinished) this.metrics.observe('POST', MCP_PATH, status, elapsedMs / 1e3);
     const level = accessLevel(MCP_PATH, status, undefined, this.sample);
     if (level === 'silent' || !this.log.isLevelEnabled(level)) return;
     // Whole milliseconds, as pino-http writes them.
-    const ms = Math.round(elapsedNs / 1e6);
+    const ms = Math.round(elapsedMs);
     const fields = { reqId, ...accessFields(req, res, ms, MCP_PATH) };
     if (status >= 500) {
       // As pino-http writes it (an error for the status), through the redacting logger.
@@ -121,6 +126,87 @@ export class McpFrontDoor {
       this.accessLog[level](fields, accessLine(req, res, ms, MCP_PATH));
     }
   }
+}
+
+const CALL = Symbol('connect-bridge.frontDoorCall');
+type WithCall = { [CALL]: FrontDoorCall };
+
+/**
+ * One request through the front door, from its turn to its access line. The request and the
+ * response carry it, and listeners shared by every call advance it: a call costs this object, not
+ * a promise and a closure per step (allocation per call is what the heap flags of the container
+ * image make expensive, docs/operations.md "Memory").
+ */
+class FrontDoorCall {
+  readonly reqId: string;
+  private first: Buffer | undefined;
+  private rest: Buffer[] | undefined;
+  private size = 0;
+  private read = false;
+
+  constructor(
+    private readonly door: McpFrontDoor,
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    readonly started: number,
+  ) {
+    this.reqId = requestIdOf(req);
+  }
+
+  /** Its turn: the preset headers, then the body (its length is known and within the limit: take() checked). */
+  start(): void {
+    const { req, res } = this;
+    presetHeaders(res, this.door.preset, this.reqId);
+    (res as ServerResponse & { locals: Record<string, unknown> }).locals = {};
+    (req as IncomingMessage & WithCall)[CALL] = this;
+    (res as ServerResponse & WithCall)[CALL] = this;
+    res.on('close', onResponseClose);
+    req.on('data', onRequestData);
+    req.on('end', onRequestEnd);
+    req.on('error', onRequestAborted);
+    req.on('close', onRequestAborted);
+  }
+
+  data(chunk: Buffer): void {
+    this.size += chunk.length;
+    if (this.first === undefined) this.first = chunk;
+    else (this.rest ??= [this.first]).push(chunk);
+  }
+
+  ended(): void {
+    if (this.read) return;
+    this.read = true;
+    const body = this.rest ? Buffer.concat(this.rest, this.size) : (this.first ?? EMPTY);
+    void this.door.answer(this, body);
+  }
+
+  aborted(): void {
+    if (this.read) return;
+    this.read = true;
+    void this.door.answer(
+      this,
+      Object.assign(new Error('request aborted'), { type: 'request.aborted', status: 400 }),
+    );
+  }
+
+  closed(): void {
+    this.door.finished(this);
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+function onRequestData(this: IncomingMessage, chunk: Buffer): void {
+  (this as IncomingMessage & WithCall)[CALL].data(chunk);
+}
+function onRequestEnd(this: IncomingMessage): void {
+  (this as IncomingMessage & WithCall)[CALL].ended();
+}
+function onRequestAborted(this: IncomingMessage): void {
+  (this as IncomingMessage & WithCall)[CALL].aborted();
+}
+function onResponseClose(this: ServerResponse): void {
+  (this as ServerResponse & WithCall)[CALL].closed();
 }
 
 /**
@@ -134,22 +220,25 @@ export class McpFrontDoor {
 export const MCP_CALLS_PER_TURN = 12;
 
 /**
- * Runs at most `perTurn` jobs per turn of the event loop, the rest in later turns in arrival
+ * Starts at most `perTurn` jobs per turn of the event loop, the rest in later turns in arrival
  * order (a turn: from one check phase to the next, so the poll phase, where every other socket
  * and the database are served, comes between any two batches).
  */
-export class TurnBudget {
+export class TurnBudget<T> {
   private started = 0;
-  private readonly waiting: Array<() => void> = [];
+  private readonly waiting: T[] = [];
   private scheduled = false;
 
-  constructor(private readonly perTurn: number) {}
+  constructor(
+    private readonly perTurn: number,
+    private readonly start: (job: T) => void,
+  ) {}
 
-  run(job: () => void): void {
+  run(job: T): void {
     if (this.waiting.length === 0 && this.started < this.perTurn) {
       this.started++;
       this.schedule();
-      job();
+      this.start(job);
       return;
     }
     this.waiting.push(job);
@@ -174,33 +263,9 @@ export class TurnBudget {
     if (n > 0) this.schedule();
     while (n-- > 0) {
       this.started++;
-      this.waiting.shift()!();
+      this.start(this.waiting.shift()!);
     }
   };
-}
-
-/** The request's body (its length is known and within the limit: take() checked). */
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let ended = false;
-    req.on('data', (chunk: Buffer) => {
-      chunks.push(chunk);
-      size += chunk.length;
-    });
-    req.once('end', () => {
-      ended = true;
-      resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
-    });
-    const aborted = () => {
-      if (ended) return;
-      ended = true;
-      reject(Object.assign(new Error('request aborted'), { type: 'request.aborted', status: 400 }));
-    };
-    req.once('error', aborted);
-    req.once('close', aborted);
-  });
 }
 
 /**

@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { MCP_SETTINGS, type McpSettings } from '../mcp-settings';
 import { JSONRPC_SERVER_ERROR, jsonRpcError } from './challenges';
+import { setHeaderUnlessPreset } from './preset-headers';
 
 /** Response headers a browser client must be able to read. */
 export const EXPOSED_HEADERS = 'WWW-Authenticate, Mcp-Session-Id, Mcp-Protocol-Version';
@@ -40,7 +41,8 @@ export class McpOriginPolicy {
    */
   admit(req: Request, res: Response): boolean {
     const origin = req.headers.origin;
-    res.setHeader('Vary', 'Origin');
+    // On the front door's answers, part of their preset headers (src/mcp/http/mcp-front-door.ts).
+    setHeaderUnlessPreset(res, 'Vary', 'Origin');
     if (origin !== undefined) {
       if (!this.allows(origin)) {
         res.statusCode = 403;

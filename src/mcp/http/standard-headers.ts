@@ -91,8 +91,10 @@ export function headerBodyMismatch(headers: IncomingHttpHeaders, body: unknown):
         };
     }
   }
-  for (const [header, value] of Object.entries(headers)) {
-    if (!header.startsWith(MCP_PARAM_HEADER_PREFIX) || value === undefined) continue;
+  for (const header in headers) {
+    if (!header.startsWith(MCP_PARAM_HEADER_PREFIX)) continue;
+    const value = headers[header];
+    if (value === undefined) continue;
     const param = `Mcp-Param-${header.slice(MCP_PARAM_HEADER_PREFIX.length)}`;
     if (typeof value !== 'string' || decodeParamValue(stripOws(value)) === undefined)
       return { header: param, reason: `the ${param} header carries an invalid value` };

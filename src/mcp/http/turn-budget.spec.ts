@@ -4,7 +4,7 @@ const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('TurnBudget', () => {
   it('runs up to its budget at once, the rest in later turns, in arrival order', async () => {
-    const budget = new TurnBudget(3);
+    const budget = new TurnBudget<() => void>(3, (job) => job());
     const ran: number[] = [];
     for (let i = 0; i < 8; i++) budget.run(() => ran.push(i));
     expect(ran).toEqual([0, 1, 2]);
@@ -17,7 +17,7 @@ describe('TurnBudget', () => {
   });
 
   it('lets other callbacks of the event loop run between two batches', async () => {
-    const budget = new TurnBudget(2);
+    const budget = new TurnBudget<() => void>(2, (job) => job());
     const events: string[] = [];
     for (let i = 0; i < 6; i++) budget.run(() => events.push(`job ${i}`));
     // Another callback of this turn (as a database answer's would be): it runs before the last
@@ -28,7 +28,7 @@ describe('TurnBudget', () => {
   });
 
   it('runs a job at once when the turn has budget left and nobody waits', async () => {
-    const budget = new TurnBudget(1);
+    const budget = new TurnBudget<() => void>(1, (job) => job());
     const ran: string[] = [];
     budget.run(() => ran.push('a'));
     await nextTurn();

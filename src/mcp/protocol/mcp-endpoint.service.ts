@@ -28,6 +28,7 @@ import { McpOriginPolicy } from '../http/origin-policy';
 import { headerBodyMismatch, JSONRPC_HEADER_MISMATCH } from '../http/standard-headers';
 import { MCP_SETTINGS, type McpSettings } from '../mcp-settings';
 import { UpstreamProxyService } from '../proxy/upstream-proxy.service';
+import type { McpToolContext } from '../tools/mcp-tool.decorator';
 import { McpToolRegistry } from '../tools/tool-registry';
 import { ExchangeTransport } from './exchange.transport';
 import { isJsonRpcMessage } from './json-rpc-shape';
@@ -226,24 +227,7 @@ export class McpEndpointService implements OnModuleDestroy {
     id: string | number,
     call: { name: string; args: unknown },
   ): Promise<void> {
-    // The tool's signal, made when the tool first reads it (most never do: whoami does not): then
-    // aborted when the client goes away before the answer, or at once if it already has.
-    let controller: AbortController | undefined;
-    let answered = false;
-    const context = {
-      requestId: id,
-      get signal(): AbortSignal {
-        if (!controller) {
-          controller = new AbortController();
-          if (res.destroyed && !answered) controller.abort();
-          else
-            res.once('close', () => {
-              if (!answered) controller!.abort();
-            });
-        }
-        return controller.signal;
-      },
-    };
+    const context = new DirectCallContext(res, id);
     let response: string;
     try {
       const result = await this.tools.call(call.name, call.args, caller, context);
@@ -262,8 +246,7 @@ export class McpEndpointService implements OnModuleDestroy {
         },
       });
     }
-    answered = true;
-    if (res.destroyed || controller?.signal.aborted) return;
+    if (context.answered()) return;
     send(res, 200, response);
   }
 
@@ -351,6 +334,39 @@ export class McpEndpointService implements OnModuleDestroy {
 }
 
 /**
+ * A direct tools/call's context. Its signal is made when the tool first reads it (most never do:
+ * whoami does not), then aborted when the client goes away before the answer, or at once if it
+ * already has.
+ */
+class DirectCallContext implements McpToolContext {
+  private controller: AbortController | undefined;
+  private done = false;
+
+  constructor(
+    private readonly res: Response,
+    readonly requestId: string | number,
+  ) {}
+
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      const controller = (this.controller = new AbortController());
+      if (this.res.destroyed && !this.done) controller.abort();
+      else
+        this.res.once('close', () => {
+          if (!this.done) controller.abort();
+        });
+    }
+    return this.controller.signal;
+  }
+
+  /** The tool has answered: true when there is nobody left to answer (the client went away). */
+  answered(): boolean {
+    this.done = true;
+    return this.res.destroyed || this.controller?.signal.aborted === true;
+  }
+}
+
+/**
  * True for the common case the one-exchange path serves: one JSON-RPC request or notification
  * of the 2025 era (no 2026-07-28 envelope claim, no modern MCP-Protocol-Version header) from a
  * client that accepts JSON. Everything else goes to the SDK's handler, which owns those answers.
@@ -391,8 +407,10 @@ function authInfoFor(caller: McpCaller, settings: McpSettings): AuthInfo {
   };
 }
 
+const JSON_CONTENT_TYPE = Object.freeze(['Content-Type', 'application/json']);
+
+/** A JSON answer; its Content-Type goes with the status line (on the front door, one header list: preset-headers.ts). */
 function send(res: Response, status: number, body: string): void {
-  res.statusCode = status;
-  res.setHeader('Content-Type', 'application/json');
+  res.writeHead(status, JSON_CONTENT_TYPE as string[]);
   res.end(body);
 }
