@@ -40,6 +40,7 @@ import { runSigninUnderLoad, type Timings } from './scenarios/signin-load';
 import { runOverhead } from './scenarios/overhead';
 import { runVerify, type VerifyResult } from './scenarios/verify';
 import {
+  PRODUCTION_IMAGE,
   PRODUCTION_LOGS,
   candidateScenario,
   checkTargets,
@@ -136,6 +137,12 @@ async function main(): Promise<void> {
       const infoLog = await startBridge('bridge, production log settings', {
         env: { LOG_LEVEL: 'info', LOG_FORMAT: 'json' },
       });
+      // The same, with the container image's Node flags (a smaller heap: what they cost per call).
+      const imageFlags = await startBridge(
+        'bridge, production log settings, container image flags',
+        { env: { LOG_LEVEL: 'info', LOG_FORMAT: 'json' } },
+        containerNodeFlags(),
+      );
       // Rechecks on: the same bridge with LEGACY_USER_URL, the shortest interval (10 s).
       const userUrl = await startLegacyUserUrl(secret());
       const rechecking = await startBridge('bridge, rechecks on', {
@@ -199,6 +206,7 @@ async function main(): Promise<void> {
         mcp('bare node:http + jose (every call verified)', bare),
         mcp('v1 SDK peer (requireBearerAuth)', sdk),
         mcp(PRODUCTION_LOGS, infoLog),
+        mcp(PRODUCTION_IMAGE, imageFlags),
         mcp('bridge /mcp, rechecks on (LEGACY_USER_URL, every 10 s)', rechecking),
         mcp('bridge /mcp, every token new (cache miss)', bridge, {
           rotateAuthorization: rotation,
@@ -213,7 +221,7 @@ async function main(): Promise<void> {
         warmupSeconds(),
         log,
       );
-      for (const c of [bridge, infoLog, rechecking, floor, bare, sdk, candidate]) await c?.stop();
+      for (const c of [bridge, infoLog, imageFlags, rechecking, floor, bare, sdk, candidate]) await c?.stop();
       log(`  the legacy user URL was asked ${userUrl.asked()} times during the run (rechecks on)`);
       await userUrl.close();
     }
@@ -336,10 +344,22 @@ async function main(): Promise<void> {
       const db = settings.databaseUrl ? await createBenchDatabase(settings.databaseUrl) : undefined;
       try {
         const imageFlags = containerNodeFlags();
-        for (const [label, flags] of [
-          [`container image flags (${imageFlags.join(' ')})`, imageFlags],
-          ["Node's defaults", []],
-        ] as const) {
+        const withImageFlags = `container image flags (${imageFlags.join(' ')})`;
+        const memoryBridges: Array<{ label: string; flags: readonly string[]; root?: string }> = [
+          { label: withImageFlags, flags: imageFlags },
+          { label: "Node's defaults", flags: [] },
+          // The candidate with the same flags: what this tree's changes did to the flags' cost.
+          ...(settings.candidate
+            ? [
+                {
+                  label: `${settings.candidateLabel}: ${withImageFlags}`,
+                  flags: imageFlags,
+                  root: join(settings.candidate, 'dist-bench', 'bench'),
+                },
+              ]
+            : []),
+        ];
+        for (const { label, flags, root } of memoryBridges) {
           log(
             `\nmemory: ${settings.memoryCalls} verified calls at ${settings.memoryConnections} connections, ${label}, ${db ? 'PostgreSQL' : 'PGlite'}`,
           );
@@ -356,7 +376,7 @@ async function main(): Promise<void> {
                 }),
                 databaseUrl: db?.url,
               } satisfies BridgeTargetOptions as unknown as Record<string, unknown>,
-              { execArgv: ['--expose-gc', ...flags] },
+              { execArgv: ['--expose-gc', ...flags], root },
             ),
           );
           await new Promise((r) => setTimeout(r, 2000));

@@ -47,6 +47,8 @@ const BARE = 'bare node:http + jose (every call verified)';
 const FLOOR = 'bare node:http + jose, verified tokens remembered (true floor)';
 /** The bridge with production log settings (LOG_LEVEL info, JSON lines). */
 export const PRODUCTION_LOGS = 'bridge /mcp, production log settings (LOG_LEVEL=info, JSON lines)';
+/** The same, run with the container image's Node flags (the Dockerfile's NODE_OPTIONS). */
+export const PRODUCTION_IMAGE = 'bridge /mcp, production log settings, container image flags';
 /** Its name in results files before 2026-12-01T19 (then at info in the pretty format of development). */
 const INFO_BEFORE = 'bridge /mcp, LOG_LEVEL=info';
 const RECHECKS = 'bridge /mcp, rechecks on (LEGACY_USER_URL, every 10 s)';
@@ -114,6 +116,15 @@ export function checkTargets(r: BenchResults): TargetCheck[] {
       measured: `${pct(ratio)} (${f0(info.rps)} vs ${f0(floor.rps)} req/s; p99 ${f2(info.p99)} vs ${f2(floor.p99)} ms; CPU ${f0(info.cpuUsPerRequest)} vs ${f0(floor.cpuUsPerRequest)} µs per call)`,
       required: '≥ 50%',
       met: ratio >= 0.5,
+    });
+    const image = at(PRODUCTION_IMAGE, c);
+    if (!image) continue;
+    const imageRatio = image.rps / floor.rps;
+    checks.push({
+      target: `the same with the container image's Node flags at ${plural(c)}`,
+      measured: `${pct(imageRatio)} (${f0(image.rps)} vs ${f0(floor.rps)} req/s; p99 ${f2(image.p99)} vs ${f2(floor.p99)} ms; CPU ${f0(image.cpuUsPerRequest)} vs ${f0(floor.cpuUsPerRequest)} µs per call)`,
+      required: '≥ 50%',
+      met: imageRatio >= 0.5,
     });
   }
   for (const c of [...new Set(r.http.map((h) => h.connections))].sort((a, b) => a - b)) {
