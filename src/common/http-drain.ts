@@ -11,6 +11,12 @@ import type { NextFunction, Request, Response } from 'express';
  */
 export const DRAIN_IDLE_CLOSE_MS = 2_000;
 
+interface SocketState {
+  /** Requests in flight on the connection. */
+  active: number;
+  idleSince: number;
+}
+
 /**
  * The HTTP side of a graceful stop. `close()` stops accepting connections at once (behind nginx a
  * refused connection's request goes to another instance, a POST too: it was never sent), lets
@@ -21,8 +27,9 @@ export const DRAIN_IDLE_CLOSE_MS = 2_000;
  */
 export class HttpDrain {
   private draining = false;
-  private readonly sockets = new Map<Socket, { active: number; idleSince: number }>();
-  private readonly responses = new Set<ServerResponse>();
+  private readonly sockets = new Map<Socket, SocketState>();
+  /** The responses in flight, each with its connection's state. */
+  private readonly responses = new Map<ServerResponse, SocketState | undefined>();
   /** Requests answered since close() began. */
   private answeredWhileDraining = 0;
 
@@ -44,19 +51,27 @@ export class HttpDrain {
       this.sockets.set(socket, { active: 0, idleSince: Date.now() });
       socket.once('close', () => this.sockets.delete(socket));
     });
+    // One listener for every response (this: the response), not a closure per request.
+    const drain = this;
+    function closed(this: ServerResponse): void {
+      drain.responseClosed(this);
+    }
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
       const state = this.sockets.get(req.socket);
       if (state) state.active++;
-      this.responses.add(res);
-      res.once('close', () => {
-        this.responses.delete(res);
-        if (state) {
-          state.active--;
-          state.idleSince = Date.now();
-        }
-        if (this.draining) this.answeredWhileDraining++;
-      });
+      this.responses.set(res, state);
+      res.on('close', closed);
     });
+  }
+
+  private responseClosed(res: ServerResponse): void {
+    const state = this.responses.get(res);
+    this.responses.delete(res);
+    if (state) {
+      state.active--;
+      state.idleSince = Date.now();
+    }
+    if (this.draining) this.answeredWhileDraining++;
   }
 
   get isDraining(): boolean {
@@ -72,7 +87,7 @@ export class HttpDrain {
   async close(server: Server): Promise<{ answered: number }> {
     this.draining = true;
     // Answers not started yet end their connection too.
-    for (const res of this.responses) if (!res.headersSent) res.setHeader('Connection', 'close');
+    for (const res of this.responses.keys()) if (!res.headersSent) res.setHeader('Connection', 'close');
     // net.Server's close, not http.Server's: that one would also drop every idle keep-alive
     // connection at once, racing a proxy that is about to send a request on one.
     const ended = new Promise<void>((resolve) => NetServer.prototype.close.call(server, () => resolve()));
