@@ -21,13 +21,12 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { Client } from 'pg';
-import { chromium } from 'playwright-core';
 import { startEmulator, type RunningEmulator } from '../../emulator';
 import { BrowserOAuthProvider, connectClient, whoami, type Exchange, type McpClient } from '../e2e/mcp-flow';
 import {
@@ -40,6 +39,7 @@ import {
 } from '../helpers/built-server';
 import { emulatorEnv } from '../helpers/config';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
+import { hasChromium, launchChromium } from '../helpers/chromium';
 import { freePort } from '../helpers/ports';
 import {
   NGINX_SITE_TEMPLATE,
@@ -65,7 +65,6 @@ import { MCP_HEADERS, toolCall } from '../mcp/helpers';
 
 const NGINX = findExecutable('nginx');
 const OPENSSL = findExecutable('openssl');
-const CHROMIUM = '/usr/bin/chromium';
 const REASON =
   NEEDS_POSTGRES ??
   (!NGINX
@@ -425,23 +424,10 @@ describeUnless(REASON, __filename)('nginx from the deploy guide in front of two 
     await waitUntilServing('A', restartedAt);
   });
 
-  (existsSync(CHROMIUM) ? it : it.skip)(
+  (hasChromium() ? it : it.skip)(
     'signs in with Chromium, trusting the server certificate by its key; Secure cookies, the address nginx saw',
     async () => {
-      const browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        args: [
-          '--headless',
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-quic',
-          '--no-first-run',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-          `--ignore-certificate-errors-spki-list=${pki.spkiSha256}`,
-        ],
-      });
+      const browser = await launchChromium([`--ignore-certificate-errors-spki-list=${pki.spkiSha256}`]);
       try {
         // A client-sent X-Forwarded-For on every request: nginx replaces it.
         const context = await browser.newContext({ extraHTTPHeaders: { 'X-Forwarded-For': '203.0.113.77' } });

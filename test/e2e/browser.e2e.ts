@@ -10,10 +10,10 @@
  * pass). `E2E_BROWSER_DOCS=1` also copies the screenshots to docs/screenshots/ (ports 3000 and 4100).
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import {
   REPO_ROOT,
   childEnv,
@@ -21,9 +21,9 @@ import {
   startBuiltServer,
   type BuiltServer,
 } from '../helpers/built-server';
+import { CHROMIUM, hasChromium, launchChromium } from '../helpers/chromium';
 
-const CHROMIUM = '/usr/bin/chromium';
-const skipReason = !existsSync(CHROMIUM)
+const skipReason = !hasChromium()
   ? `skipped: no Chromium at ${CHROMIUM} (apt-get install chromium)`
   : process.env.E2E_BROWSER === 'skip'
     ? 'skipped: E2E_BROWSER=skip (CI runs the browser suite in the PostgreSQL pass only)'
@@ -81,19 +81,7 @@ if (skipReason) test.skip(skipReason, () => {});
     });
     base = `http://localhost:${server.port}`;
     demoPassword = /Sign in as\s+\S+ \/ (\S+)/.exec(server.text)![1];
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
     // The pages' CSP forbids scripts: let axe-core in (only in this test browser).
     context = await browser.newContext({
       bypassCSP: true,
