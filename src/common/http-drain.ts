@@ -52,9 +52,9 @@ export class HttpDrain {
       socket.once('close', () => this.sockets.delete(socket));
     });
     // One listener for every response (this: the response), not a closure per request.
-    const drain = this;
+    const responseClosed = this.responseClosed;
     function closed(this: ServerResponse): void {
-      drain.responseClosed(this);
+      responseClosed(this);
     }
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
       const state = this.sockets.get(req.socket);
@@ -64,7 +64,7 @@ export class HttpDrain {
     });
   }
 
-  private responseClosed(res: ServerResponse): void {
+  private readonly responseClosed = (res: ServerResponse): void => {
     const state = this.responses.get(res);
     this.responses.delete(res);
     if (state) {
@@ -72,7 +72,7 @@ export class HttpDrain {
       state.idleSince = Date.now();
     }
     if (this.draining) this.answeredWhileDraining++;
-  }
+  };
 
   get isDraining(): boolean {
     return this.draining;
