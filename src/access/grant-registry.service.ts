@@ -57,6 +57,8 @@ export class GrantRegistry implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger('Grants');
   private readonly byKey = new Map<string, GrantState>();
   private readonly byId = new Map<string, GrantState>();
+  /** The grants of each legacy user: user-wide news touches those, not every grant in memory. */
+  private readonly byUser = new Map<string, Set<GrantState>>();
   private readonly inflight = new Map<string, Promise<GrantState>>();
   private readonly userChangeListeners: Array<(legacyUserId: string) => void> = [];
   private flushTimer?: NodeJS.Timeout;
@@ -126,8 +128,8 @@ export class GrantRegistry implements OnApplicationBootstrap, OnModuleDestroy {
       if (event.legacyUserId) {
         // Grants recorded after the revocation come from a newer sign-in: they stay.
         const before = event.createdAt.getTime();
-        for (const state of this.byId.values())
-          if (state.legacyUserId === event.legacyUserId && state.createdAtMs <= before) state.revoked = true;
+        for (const state of this.grantsOf(event.legacyUserId))
+          if (state.createdAtMs <= before) state.revoked = true;
       }
     }
   }
@@ -135,7 +137,11 @@ export class GrantRegistry implements OnApplicationBootstrap, OnModuleDestroy {
   /** Makes callers of this legacy user be built again (their roles or tenants changed). */
   userChanged(legacyUserId: string): void {
     for (const listener of this.userChangeListeners) listener(legacyUserId);
-    for (const state of this.byId.values()) if (state.legacyUserId === legacyUserId) state.identityVersion++;
+    for (const state of this.grantsOf(legacyUserId)) state.identityVersion++;
+  }
+
+  private grantsOf(legacyUserId: string): Iterable<GrantState> {
+    return this.byUser.get(legacyUserId) ?? [];
   }
 
   /** Marks rows this instance just ended (before the feed brings the news back). */
@@ -197,6 +203,11 @@ export class GrantRegistry implements OnApplicationBootstrap, OnModuleDestroy {
     if (this.byKey.size >= GrantRegistry.MAX_GRANTS) this.evictOldest();
     this.byKey.set(key, state);
     this.byId.set(state.id, state);
+    if (state.legacyUserId !== null) {
+      const grants = this.byUser.get(state.legacyUserId);
+      if (grants) grants.add(state);
+      else this.byUser.set(state.legacyUserId, new Set([state]));
+    }
     return state;
   }
 
@@ -206,6 +217,11 @@ export class GrantRegistry implements OnApplicationBootstrap, OnModuleDestroy {
     const [key, state] = oldest;
     this.byKey.delete(key);
     this.byId.delete(state.id);
+    if (state.legacyUserId !== null) {
+      const grants = this.byUser.get(state.legacyUserId);
+      grants?.delete(state);
+      if (grants?.size === 0) this.byUser.delete(state.legacyUserId);
+    }
     state.evicted = true;
   }
 }
