@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Prisma, type PrismaClient } from '../generated/prisma/client';
+import { DB_NOW_TEXT } from '../database/sql';
 
 /** The channel a revocation is announced on (PostgreSQL NOTIFY); the payload is the event's seq. */
 export const REVOCATION_CHANNEL = 'connect_bridge_grant_revoked';
@@ -210,7 +211,7 @@ export class GrantStore {
     return this.prisma.$queryRawUnsafe<RevocationEvent[]>(
       `SELECT seq, kind, grant_id AS "grantId", legacy_user_id AS "legacyUserId", created_at AS "createdAt"
          FROM grant_revocations
-        WHERE seq > $1 OR created_at > (now() AT TIME ZONE 'UTC') - ${REREAD_WINDOW}
+        WHERE seq > $1 OR created_at > ${DB_NOW_TEXT} - ${REREAD_WINDOW}
         ORDER BY seq`,
       afterSeq,
     );
