@@ -52,13 +52,15 @@ describe('tools/call answered from the registry', () => {
       (_i, _c, ctx) => {
         const started = Date.now();
         return new Promise<string>((resolve) => {
+          // Cleared on abort: a timer left behind would hold the test worker open after the suite.
+          const timer = setTimeout(() => resolve('not aborted'), 5000);
           const done = () => {
+            clearTimeout(timer);
             aborted.push(Date.now() - started);
             resolve('aborted');
           };
           if (ctx.signal.aborted) return done();
           ctx.signal.addEventListener('abort', done, { once: true });
-          setTimeout(() => resolve('not aborted'), 5000);
         });
       },
     );
