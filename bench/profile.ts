@@ -14,7 +14,7 @@ import { startWorld } from './lib/world';
 
 interface ProfileNode {
   id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
+  callFrame: CallFrame;
   children?: number[];
 }
 interface CpuProfile {
@@ -23,63 +23,61 @@ interface CpuProfile {
   timeDeltas: number[];
 }
 
-/** Self time per function and per package (node_modules/<pkg>, src/…, node:…), in percent. */
+type CallFrame = { functionName: string; url: string; lineNumber: number };
+
+/** An amount per function and per package (node_modules/<pkg>, src/…, node:…), largest first. */
+class Tally {
+  readonly byFn = new Map<string, number>();
+  readonly byPkg = new Map<string, number>();
+  total = 0;
+
+  add(frame: CallFrame, amount: number): void {
+    const file = frame.url.replace(/^.*\/(node_modules|dist-bench)\//, '').replace(/^file:\/\//, '');
+    const fn = `${frame.functionName || '(anonymous)'}  ${file}:${frame.lineNumber + 1}`;
+    const pkg = packageOf(frame.url, frame.functionName);
+    this.byFn.set(fn, (this.byFn.get(fn) ?? 0) + amount);
+    this.byPkg.set(pkg, (this.byPkg.get(pkg) ?? 0) + amount);
+    this.total += amount;
+  }
+
+  static top(m: Map<string, number>, k: number, show: (amount: number) => string): string {
+    return [...m.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, k)
+      .map(([name, amount]) => `${show(amount)}  ${name}`)
+      .join('\n');
+  }
+}
+
+/** Self time per function and per package, in percent. */
 export function summarise(profile: CpuProfile, top = 25): string {
   const self = new Map<number, number>();
   profile.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
-  const total = [...self.values()].reduce((a, b) => a + b, 0);
-  const byFn = new Map<string, number>();
-  const byPkg = new Map<string, number>();
+  const tally = new Tally();
   for (const n of profile.nodes) {
     const t = self.get(n.id) ?? 0;
-    if (!t) continue;
-    const url = n.callFrame.url;
-    const pkg = packageOf(url, n.callFrame.functionName);
-    const file = url.replace(/^.*\/(node_modules|dist-bench)\//, '').replace(/^file:\/\//, '');
-    const fn = `${n.callFrame.functionName || '(anonymous)'}  ${file}:${n.callFrame.lineNumber + 1}`;
-    byFn.set(fn, (byFn.get(fn) ?? 0) + t);
-    byPkg.set(pkg, (byPkg.get(pkg) ?? 0) + t);
+    if (t) tally.add(n.callFrame, t);
   }
-  const fmt = (m: Map<string, number>, k: number) =>
-    [...m.entries()]
-      .sort((a, b) => b[1] - a[1])
-      .slice(0, k)
-      .map(([name, t]) => `${((t / total) * 100).toFixed(1).padStart(5)}%  ${name}`)
-      .join('\n');
-  return `by package (self time, ${(total / 1e6).toFixed(1)} s sampled):\n${fmt(byPkg, 30)}\n\nby function:\n${fmt(byFn, top)}`;
+  const show = (t: number) => `${((t / tally.total) * 100).toFixed(1).padStart(5)}%`;
+  return `by package (self time, ${(tally.total / 1e6).toFixed(1)} s sampled):\n${Tally.top(tally.byPkg, 30, show)}\n\nby function:\n${Tally.top(tally.byFn, top, show)}`;
 }
 
 interface AllocationNode {
-  callFrame: { functionName: string; url: string; lineNumber: number };
+  callFrame: CallFrame;
   selfSize: number;
   children: AllocationNode[];
 }
 
 /** Bytes allocated per call, by function and by package, from a sampling heap profile. */
 export function summariseAllocation(profile: { head: AllocationNode }, calls: number, top = 30): string {
-  const byFn = new Map<string, number>();
-  const byPkg = new Map<string, number>();
-  let total = 0;
+  const tally = new Tally();
   const walk = (n: AllocationNode): void => {
-    if (n.selfSize) {
-      const { url, functionName, lineNumber } = n.callFrame;
-      const file = url.replace(/^.*\/(node_modules|dist-bench)\//, '').replace(/^file:\/\//, '');
-      const fn = `${functionName || '(anonymous)'}  ${file}:${lineNumber + 1}`;
-      byFn.set(fn, (byFn.get(fn) ?? 0) + n.selfSize);
-      const pkg = packageOf(url, functionName);
-      byPkg.set(pkg, (byPkg.get(pkg) ?? 0) + n.selfSize);
-      total += n.selfSize;
-    }
+    if (n.selfSize) tally.add(n.callFrame, n.selfSize);
     for (const c of n.children) walk(c);
   };
   walk(profile.head);
-  const fmt = (m: Map<string, number>, k: number) =>
-    [...m.entries()]
-      .sort((a, b) => b[1] - a[1])
-      .slice(0, k)
-      .map(([name, bytes]) => `${(bytes / calls).toFixed(0).padStart(7)} B  ${name}`)
-      .join('\n');
-  return `allocated per call: ${(total / calls / 1024).toFixed(1)} KB over ${calls} calls\n\nby package:\n${fmt(byPkg, 20)}\n\nby function:\n${fmt(byFn, top)}`;
+  const show = (bytes: number) => `${(bytes / calls).toFixed(0).padStart(7)} B`;
+  return `allocated per call: ${(tally.total / calls / 1024).toFixed(1)} KB over ${calls} calls\n\nby package:\n${Tally.top(tally.byPkg, 20, show)}\n\nby function:\n${Tally.top(tally.byFn, top, show)}`;
 }
 
 function packageOf(url: string, fn: string): string {

@@ -95,6 +95,8 @@ async function main(): Promise<void> {
     // this marker token (bench/targets/bridge.ts, skipVerification).
     const marker = `skip-verification.${'x'.repeat(Math.max(0, token.length - 18))}`;
 
+    // The BENCH_CANDIDATE checkout's compiled bench: its bridge runs beside this tree's.
+    const candidateRoot = settings.candidate ? join(settings.candidate, 'dist-bench', 'bench') : undefined;
     const startBridge = async (
       name: string,
       options: Omit<BridgeTargetOptions, 'env'> & { env?: Record<string, string> },
@@ -155,12 +157,12 @@ async function main(): Promise<void> {
       const bare = await startPeer('bare node:http + jose', 'bare');
       const floor = await startPeer('bare node:http + jose, verified tokens remembered', 'floor');
       const sdk = await startPeer('v1 SDK peer', 'sdk');
-      const candidate = settings.candidate
+      const candidate = candidateRoot
         ? await startBridge(
             `${settings.candidateLabel} bridge`,
             { env: settings.candidateEnv },
             [],
-            join(settings.candidate, 'dist-bench', 'bench'),
+            candidateRoot,
           )
         : undefined;
       const mcp = (
@@ -304,9 +306,7 @@ async function main(): Promise<void> {
       try {
         const bridges = [
           { label: undefined as string | undefined, root: undefined as string | undefined },
-          ...(settings.candidate
-            ? [{ label: settings.candidateLabel, root: join(settings.candidate, 'dist-bench', 'bench') }]
-            : []),
+          ...(candidateRoot ? [{ label: settings.candidateLabel, root: candidateRoot }] : []),
         ];
         for (const strategy of ['local', 'session-introspection'] as const)
           for (const { label, root } of bridges) {
@@ -349,12 +349,12 @@ async function main(): Promise<void> {
           { label: withImageFlags, flags: imageFlags },
           { label: "Node's defaults", flags: [] },
           // The candidate with the same flags: what this tree's changes did to the flags' cost.
-          ...(settings.candidate
+          ...(candidateRoot
             ? [
                 {
                   label: `${settings.candidateLabel}: ${withImageFlags}`,
                   flags: imageFlags,
-                  root: join(settings.candidate, 'dist-bench', 'bench'),
+                  root: candidateRoot,
                 },
               ]
             : []),

@@ -53,7 +53,21 @@ async function main(): Promise<void> {
     auth.authenticate = (authorization) =>
       authorization === skip ? Promise.resolve(caller) : verify(authorization);
   }
+  // One inspector session at a time, for a CPU or a heap profile of a window of load.
   let profiler: Session | undefined;
+  const openProfiler = async (...steps: Array<[string, object?]>): Promise<void> => {
+    if (profiler) throw new Error('a profile is already being taken');
+    profiler = new Session();
+    profiler.connect();
+    for (const [method, params] of steps) await profiler.post(method, params);
+  };
+  const closeProfiler = async (stop: string): Promise<unknown> => {
+    if (!profiler) throw new Error('no profile is being taken');
+    const { profile } = (await profiler.post(stop)) as unknown as { profile: unknown };
+    profiler.disconnect();
+    profiler = undefined;
+    return profile;
+  };
   serveRpc(
     {
       createLocalUser: (u: { email: string; password: string; firstName: string; lastName: string }) =>
@@ -71,38 +85,27 @@ async function main(): Promise<void> {
           ]),
         ),
       // CPU profile of a window (what --cpu-prof cannot do: it covers start-up too).
-      profileStart: async () => {
-        profiler ??= new Session();
-        profiler.connect();
-        await profiler.post('Profiler.enable');
-        await profiler.post('Profiler.setSamplingInterval', { interval: 100 });
-        await profiler.post('Profiler.start');
-      },
-      profileStop: async () => {
-        if (!profiler) throw new Error('profileStart first');
-        const { profile } = await profiler.post('Profiler.stop');
-        profiler.disconnect();
-        profiler = undefined;
-        return profile;
-      },
+      profileStart: () =>
+        openProfiler(
+          ['Profiler.enable'],
+          ['Profiler.setSamplingInterval', { interval: 100 }],
+          ['Profiler.start'],
+        ),
+      profileStop: () => closeProfiler('Profiler.stop'),
       // Sampling heap profile of a window: where the bytes a call allocates come from.
-      allocationStart: async () => {
-        profiler ??= new Session();
-        profiler.connect();
-        await profiler.post('HeapProfiler.enable');
-        await profiler.post('HeapProfiler.startSampling', {
-          samplingInterval: 4096,
-          includeObjectsCollectedByMajorGC: true,
-          includeObjectsCollectedByMinorGC: true,
-        });
-      },
-      allocationStop: async () => {
-        if (!profiler) throw new Error('allocationStart first');
-        const { profile } = await profiler.post('HeapProfiler.stopSampling');
-        profiler.disconnect();
-        profiler = undefined;
-        return profile;
-      },
+      allocationStart: () =>
+        openProfiler(
+          ['HeapProfiler.enable'],
+          [
+            'HeapProfiler.startSampling',
+            {
+              samplingInterval: 4096,
+              includeObjectsCollectedByMajorGC: true,
+              includeObjectsCollectedByMinorGC: true,
+            },
+          ],
+        ),
+      allocationStop: () => closeProfiler('HeapProfiler.stopSampling'),
       gc: () => {
         const gc = (globalThis as { gc?: () => void }).gc;
         if (!gc) throw new Error('start with --expose-gc');

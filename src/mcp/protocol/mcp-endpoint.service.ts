@@ -246,7 +246,7 @@ export class McpEndpointService implements OnModuleDestroy {
         },
       });
     }
-    if (context.answered()) return;
+    if (context.markAnswered()) return;
     send(res, 200, response);
   }
 
@@ -359,8 +359,8 @@ class DirectCallContext implements McpToolContext {
     return this.controller.signal;
   }
 
-  /** The tool has answered: true when there is nobody left to answer (the client went away). */
-  answered(): boolean {
+  /** The tool has answered: its signal is no longer aborted. True when nobody is left to answer (the client went away). */
+  markAnswered(): boolean {
     this.done = true;
     return this.res.destroyed || this.controller?.signal.aborted === true;
   }
